@@ -1,0 +1,119 @@
+import { Command, CommanderError } from 'commander';
+import fs from 'node:fs';
+import path from 'node:path';
+import { loadConfig, type ResolvedConfig } from '../config/load-config';
+import { createContainer } from '../container/container';
+import { FinetuneError, UsageError } from '../errors';
+import { StderrLogger } from '../logger';
+import { packageRoot } from '../package-root';
+import { ClassifyPipeline } from '../pipeline/classify-pipeline';
+import { RunPreparation } from '../pipeline/prepare-run';
+import { TrainPipeline } from '../pipeline/train-pipeline';
+import { addConfigOptions } from './config-options';
+import { formatHuman } from './format-human';
+
+interface CommonOptions {
+  env?: string;
+  config?: string;
+  json?: boolean;
+}
+
+function resolveConfig(options: CommonOptions, flags: Record<string, string>): ResolvedConfig {
+  return loadConfig({ env: options.env, configFile: options.config, flags });
+}
+
+function print(result: unknown, options: CommonOptions, command: string): void {
+  process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatHuman(command, result)}\n`);
+}
+
+function requireOption(value: string | undefined, flag: string, example: string): string {
+  if (!value) throw new UsageError(`Missing ${flag}. Expected e.g. ${example}.`);
+  return value;
+}
+
+/** Thin shell: flags -> configuration -> the programmatic pipeline -> stdout. */
+export function buildProgram(): Command {
+  const version = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
+  const program = new Command('finetune')
+    .description('Turn a folder of labelled images into an exported image classifier by transfer learning.')
+    .version(version)
+    .showHelpAfterError()
+    .exitOverride();
+
+  const train = program.command('train').description('check the data, plan, extract frozen features, train the head, export a versioned model');
+  train.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
+  const trainFlags = addConfigOptions(train);
+  train.action(async (options: CommonOptions & { data?: string }) => {
+    const data = requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
+    const resolved = resolveConfig(options, trainFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const result = await container.get(TrainPipeline).run(data, { env: resolved.env, values: resolved.values, origins: resolved.origins });
+    print(result, options, 'train');
+  });
+
+  const plan = program.command('plan').description('show what train would decide (freeze boundary, dataset size, reasons) without training');
+  plan.option('--data <dir>', 'folder with one subfolder per class');
+  const planFlags = addConfigOptions(plan);
+  plan.action(async (options: CommonOptions & { data?: string }) => {
+    const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
+    const resolved = resolveConfig(options, planFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const prepared = await container.get(RunPreparation).prepare(data);
+    prepared.base.dispose();
+    print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
+  });
+
+  const evaluate = program.command('evaluate').description('score an export on a labelled folder');
+  evaluate.option('--model <dir>', 'export folder <out>/<name>/<version> (or <out>/<name> for the newest)');
+  evaluate.option('--data <dir>', 'labelled folder: DIR/<class>/* (or its val/ and test/ splits)');
+  const evaluateFlags = addConfigOptions(evaluate);
+  evaluate.action(async (options: CommonOptions & { model?: string; data?: string }) => {
+    const model = requireOption(options.model, '--model EXPORT_DIR', 'finetune evaluate --model models/exports/photos/1 --data ./held-out');
+    const data = requireOption(options.data, '--data DIR', 'finetune evaluate --model models/exports/photos/1 --data ./held-out');
+    const resolved = resolveConfig(options, evaluateFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    print(await container.get(ClassifyPipeline).evaluate(model, data), options, 'evaluate');
+  });
+
+  const predict = program.command('predict').description('classify image files with an export');
+  predict.argument('<files...>', 'image files');
+  predict.option('--model <dir>', 'export folder <out>/<name>/<version> (or <out>/<name> for the newest)');
+  predict.option('--top-k <k>', 'labels per file', '3');
+  const predictFlags = addConfigOptions(predict);
+  predict.action(async (files: string[], options: CommonOptions & { model?: string; topK: string }) => {
+    const model = requireOption(options.model, '--model EXPORT_DIR', 'finetune predict --model models/exports/photos/1 cat.jpg');
+    const topK = Number(options.topK);
+    if (!Number.isInteger(topK) || topK < 1) throw new UsageError(`Received --top-k ${options.topK}. Expected a positive integer.`);
+    const resolved = resolveConfig(options, predictFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    print(await container.get(ClassifyPipeline).predict(model, files, topK), options, 'predict');
+  });
+
+  const config = program.command('config').description('configuration');
+  const configPrint = config.command('print').description('the resolved configuration and where each value came from');
+  const configFlags = addConfigOptions(configPrint);
+  configPrint.action(async (options: CommonOptions) => {
+    print(resolveConfig(options, configFlags()), options, 'config print');
+  });
+  return program;
+}
+
+/** The one error boundary: typed errors become exit codes, results go to stdout, the rest to stderr. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
+      return 2;
+    }
+    if (error instanceof FinetuneError) {
+      process.stderr.write(`error: ${error.message}\n`);
+      return error.exitCode;
+    }
+    process.stderr.write(`error: ${(error as Error).stack ?? String(error)}\n`);
+    return 1;
+  }
+}

@@ -1,0 +1,41 @@
+import convict from 'convict';
+
+const toNumber = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
+
+function numberFormat(name: string, expected: string, accepts: (x: number) => boolean): convict.Format {
+  return {
+    name,
+    coerce: toNumber,
+    validate(value: unknown) {
+      if (typeof value !== 'number' || !Number.isFinite(value) || !accepts(value)) {
+        throw new Error(`expected ${expected}`);
+      }
+    },
+  };
+}
+
+/** Formats the schema uses; their messages say what is expected, convict adds the value received. */
+export function registerConfigFormats(): void {
+  convict.addFormats({
+    'positive-integer': numberFormat('positive-integer', 'a positive integer', (x) => Number.isInteger(x) && x > 0),
+    'non-negative-integer': numberFormat('non-negative-integer', 'an integer >= 0', (x) => Number.isInteger(x) && x >= 0),
+    'positive-number': numberFormat('positive-number', 'a number > 0', (x) => x > 0),
+    'fraction-below-one': numberFormat('fraction-below-one', 'a number in [0, 1)', (x) => x >= 0 && x < 1),
+    'fraction-up-to-one': numberFormat('fraction-up-to-one', 'a number in (0, 1]', (x) => x > 0 && x <= 1),
+    'zero-or-power-of-two': numberFormat(
+      'zero-or-power-of-two',
+      '0 or a power of two (1, 2, 4, ... 4096)',
+      (x) => x === 0 || (Number.isInteger(x) && x <= 4096 && (x & (x - 1)) === 0),
+    ),
+    url: {
+      name: 'url',
+      validate(value: unknown) {
+        try {
+          new URL(String(value));
+        } catch {
+          throw new Error('expected an absolute URL such as https://tfhub.dev');
+        }
+      },
+    },
+  });
+}

@@ -1,0 +1,230 @@
+import type { interfaces } from 'inversify';
+
+/**
+ * Every setting, declared once. `arg` is the CLI flag, `env` the variable, and the
+ * CLI builds its help from `doc`: train.batchSize == --batch-size == FINETUNE_TRAIN_BATCH_SIZE.
+ */
+export const configSchema = {
+  backend: {
+    doc: 'TensorFlow.js backend: auto picks tensorflow-gpu, then tensorflow, then wasm, then cpu.',
+    format: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
+    default: 'auto',
+    env: 'FINETUNE_BACKEND',
+    arg: 'backend',
+  },
+  data: {
+    validationFraction: {
+      doc: 'Share of each class held out for validation when the data folder has no val/ split.',
+      format: 'fraction-below-one',
+      default: 0.2,
+      env: 'FINETUNE_DATA_VALIDATION_FRACTION',
+      arg: 'validation-fraction',
+    },
+    minImagesPerClass: {
+      doc: 'Smallest number of usable images a class may have.',
+      format: 'positive-integer',
+      default: 5,
+      env: 'FINETUNE_DATA_MIN_IMAGES_PER_CLASS',
+      arg: 'min-images-per-class',
+    },
+  },
+  preprocess: {
+    imageSize: {
+      doc: "Side in pixels images are resized to; 0 means the base model's own input size.",
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_PREPROCESS_IMAGE_SIZE',
+      arg: 'image-size',
+    },
+    fit: {
+      doc: 'How images reach the square input: cover crops the centre, contain pads with black.',
+      format: ['cover', 'contain'],
+      default: 'cover',
+      env: 'FINETUNE_PREPROCESS_FIT',
+      arg: 'fit',
+    },
+    concurrency: {
+      doc: 'Images decoded at once.',
+      format: 'positive-integer',
+      default: 8,
+      env: 'FINETUNE_PREPROCESS_CONCURRENCY',
+      arg: 'decode-concurrency',
+    },
+    maxInputPixels: {
+      doc: 'Largest image (width x height) decoded; bigger ones are refused as possible decompression bombs.',
+      format: 'positive-integer',
+      default: 100_000_000,
+      env: 'FINETUNE_PREPROCESS_MAX_INPUT_PIXELS',
+      arg: 'max-input-pixels',
+    },
+  },
+  base: {
+    id: {
+      doc: 'Base model: mobilenet_v2 (offline, shipped by nsfwjs), mobilenet_v1_<alpha> or mobilenet_v2_<alpha> (TF Hub, downloaded once), or a path to a tfjs LayersModel folder.',
+      format: String,
+      default: 'mobilenet_v2',
+      env: 'FINETUNE_BASE_ID',
+      arg: 'base',
+    },
+    cacheDir: {
+      doc: 'Where downloaded base models and cached features are kept.',
+      format: String,
+      default: 'models/cache',
+      env: 'FINETUNE_BASE_CACHE_DIR',
+      arg: 'cache-dir',
+    },
+    hubUrl: {
+      doc: 'Root URL that TF Hub model ids are downloaded from.',
+      format: 'url',
+      default: 'https://tfhub.dev',
+      env: 'FINETUNE_BASE_HUB_URL',
+      arg: 'hub-url',
+    },
+    downloadTimeoutSeconds: {
+      doc: 'Seconds a base model download may stall before it is abandoned.',
+      format: 'positive-integer',
+      default: 30,
+      env: 'FINETUNE_BASE_DOWNLOAD_TIMEOUT_SECONDS',
+      arg: 'download-timeout',
+    },
+  },
+  policy: {
+    name: {
+      doc: 'What to freeze: auto decides; head trains a head on the last features; intermediate on the cut layer.',
+      format: ['auto', 'head', 'intermediate', 'top', 'deep'],
+      default: 'auto',
+      env: 'FINETUNE_POLICY',
+      arg: 'policy',
+    },
+    largeMinImages: {
+      doc: 'A dataset is large (fine-tuning pays off) from this many training images...',
+      format: 'positive-integer',
+      default: 2000,
+      env: 'FINETUNE_POLICY_LARGE_MIN_IMAGES',
+      arg: 'large-min-images',
+    },
+    largeMinImagesPerClass: {
+      doc: '...and this many in its smallest class.',
+      format: 'positive-integer',
+      default: 100,
+      env: 'FINETUNE_POLICY_LARGE_MIN_IMAGES_PER_CLASS',
+      arg: 'large-min-images-per-class',
+    },
+    cutLayer: {
+      doc: "Layer whose output the head reads under the intermediate policy; empty means the base's recommended layer.",
+      format: String,
+      default: '',
+      env: 'FINETUNE_POLICY_CUT_LAYER',
+      arg: 'cut-layer',
+    },
+  },
+  train: {
+    epochs: {
+      doc: 'Most epochs to train; early stopping may end sooner.',
+      format: 'positive-integer',
+      default: 40,
+      env: 'FINETUNE_TRAIN_EPOCHS',
+      arg: 'epochs',
+    },
+    batchSize: {
+      doc: 'Examples per training step.',
+      format: 'positive-integer',
+      default: 32,
+      env: 'FINETUNE_TRAIN_BATCH_SIZE',
+      arg: 'batch-size',
+    },
+    learningRate: {
+      doc: 'Initial learning rate (Adam). A head on frozen features learns fastest starting high; it then decays.',
+      format: 'positive-number',
+      default: 0.02,
+      env: 'FINETUNE_TRAIN_LEARNING_RATE',
+      arg: 'learning-rate',
+    },
+    decayRate: {
+      doc: 'Exponential decay: the learning rate is multiplied by this every epoch.',
+      format: 'fraction-up-to-one',
+      default: 0.95,
+      env: 'FINETUNE_TRAIN_DECAY_RATE',
+      arg: 'decay-rate',
+    },
+    patience: {
+      doc: 'Epochs without a lower validation loss before training stops and the best weights are restored.',
+      format: 'positive-integer',
+      default: 8,
+      env: 'FINETUNE_TRAIN_PATIENCE',
+      arg: 'patience',
+    },
+    dropout: {
+      doc: 'Dropout rate before each dense layer of the head.',
+      format: 'fraction-below-one',
+      default: 0.2,
+      env: 'FINETUNE_TRAIN_DROPOUT',
+      arg: 'dropout',
+    },
+    hiddenUnits: {
+      doc: 'Units of the optional hidden layer of the head: 0 for none, else a power of two.',
+      format: 'zero-or-power-of-two',
+      default: 0,
+      env: 'FINETUNE_TRAIN_HIDDEN_UNITS',
+      arg: 'hidden-units',
+    },
+    initializer: {
+      doc: 'Initializer of the head weights.',
+      format: ['glorotNormal', 'truncatedNormal'],
+      default: 'glorotNormal',
+      env: 'FINETUNE_TRAIN_INITIALIZER',
+      arg: 'initializer',
+    },
+    seed: {
+      doc: 'Seed for the split-independent randomness (initialization, shuffling, dropout): same seed, same model.',
+      format: 'non-negative-integer',
+      default: 42,
+      env: 'FINETUNE_TRAIN_SEED',
+      arg: 'seed',
+    },
+  },
+  export: {
+    out: {
+      doc: 'Folder exports go to, as <out>/<name>/<version>/.',
+      format: String,
+      default: 'models/exports',
+      env: 'FINETUNE_EXPORT_OUT',
+      arg: 'out',
+    },
+    name: {
+      doc: "Name of the exported model; empty means the data folder's name.",
+      format: String,
+      default: '',
+      env: 'FINETUNE_EXPORT_NAME',
+      arg: 'name',
+    },
+  },
+};
+
+export type FinetuneConfig = ConfigShape;
+/** The resolved configuration, injected where settings are read. */
+export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
+export type ConfigShape = {
+  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  data: { validationFraction: number; minImagesPerClass: number };
+  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; maxInputPixels: number };
+  base: { id: string; cacheDir: string; hubUrl: string; downloadTimeoutSeconds: number };
+  policy: {
+    name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
+    largeMinImages: number;
+    largeMinImagesPerClass: number;
+    cutLayer: string;
+  };
+  train: {
+    epochs: number;
+    batchSize: number;
+    learningRate: number;
+    decayRate: number;
+    patience: number;
+    dropout: number;
+    hiddenUnits: number;
+    initializer: 'glorotNormal' | 'truncatedNormal';
+    seed: number;
+  };
+  export: { out: string; name: string };
+};

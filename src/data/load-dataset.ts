@@ -1,0 +1,55 @@
+import { DataError } from '../errors';
+import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
+import { countByLabel, type Dataset, type ImageRecord } from './dataset';
+import { inspectImages } from './inspect-images';
+import { scanFolder } from './scan-folder';
+import { splitByContentHash } from './split-dataset';
+
+export interface LoadDatasetOptions {
+  validationFraction: number;
+  minImagesPerClass: number;
+  decode: Pick<DecodeOptions, 'fit' | 'maxInputPixels'> & { concurrency: number };
+  /** Content hashes already known to decode (e.g. present in the feature cache). */
+  knownGood?: (sha256: string) => boolean;
+}
+
+/** Scans, checks and splits a data folder; refuses it when too few classes or images are usable. */
+export async function loadDataset(root: string, decoder: ImageDecoder, options: LoadDatasetOptions): Promise<Dataset> {
+  const scanned = scanFolder(root);
+  const inspected = await inspectImages(scanned.files, decoder, options.decode, options.knownGood);
+  const skipped = [...scanned.skipped, ...inspected.skipped];
+  const given = (split: string) => inspected.records.filter((r) => r.givenSplit === split);
+  const trainPool = scanned.layout === 'split-folders' ? given('train') : inspected.records;
+  const labels = [...new Set(trainPool.map((r) => r.label))].sort();
+
+  if (labels.length < 2) {
+    throw new DataError(
+      `Data folder ${root} has ${labels.length} class${labels.length === 1 ? ` (${labels[0]})` : 'es'} with usable images` +
+        `${skipped.length ? ` (${skipped.length} files skipped)` : ''}. Expected at least 2 class folders, e.g. ${root}/cats/ and ${root}/dogs/.`,
+    );
+  }
+  const counts = countByLabel(trainPool, labels);
+  const small = labels.filter((label) => counts[label] < options.minImagesPerClass);
+  if (small.length > 0) {
+    throw new DataError(
+      `Class${small.length > 1 ? 'es' : ''} ${small.map((l) => `${l} (${counts[l]} usable images)`).join(', ')} ` +
+        `below the minimum of ${options.minImagesPerClass} images per class. Add images, remove the class folder, ` +
+        'or lower data.minImagesPerClass.',
+    );
+  }
+
+  let train: ImageRecord[];
+  let val: ImageRecord[];
+  if (scanned.layout === 'split-folders') {
+    const unknown = inspected.records.filter((r) => !labels.includes(r.label));
+    if (unknown.length > 0) {
+      const names = [...new Set(unknown.map((r) => `${r.givenSplit}/${r.label}`))];
+      throw new DataError(`Class folder${names.length > 1 ? 's' : ''} ${names.join(', ')} ha${names.length > 1 ? 've' : 's'} no train/ counterpart. Expected the same class folders under train/ as under val/ and test/.`);
+    }
+    train = trainPool;
+    val = given('val');
+  } else {
+    ({ train, val } = splitByContentHash(trainPool, options.validationFraction));
+  }
+  return { root, layout: scanned.layout, labels, train, val, test: given('test'), skipped };
+}

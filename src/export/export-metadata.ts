@@ -1,0 +1,25 @@
+import type { Plan } from '../policy/plan';
+
+/** metadata.json of an export (DESIGN.md); other tools read these keys. */
+export interface ExportMetadata {
+  formatVersion: 1;
+  name: string;
+  version: number;
+  labels: string[];
+  input: {
+    height: number;
+    width: number;
+    channels: 3;
+    /** Pixel values the model takes: raw RGB. */
+    range: [0, 255];
+    resize: { fit: 'cover' | 'contain'; kernel: 'lanczos3'; decoder: string };
+  };
+  base: { id: string; source: string; sha256: string; inputRange: [number, number] };
+  plan: Plan;
+  metrics: { val: { accuracy: number; loss: number; n: number }; test?: { accuracy: number; loss: number; n: number } };
+  training: { epochs: number; bestEpoch: number; schedule: Record<string, unknown>; history: unknown[] };
+  backend: { name: string; reason: string };
+  config: unknown;
+  versions: Record<string, string>;
+  createdAt: string;
+}

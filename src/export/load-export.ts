@@ -1,0 +1,44 @@
+import type * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { DataError } from '../errors';
+import { loadLayersModelFromDir } from '../models/model-files';
+import type { ExportMetadata } from './export-metadata';
+import { listVersions } from './write-export';
+
+export interface LoadedExport {
+  dir: string;
+  model: tf.LayersModel;
+  metadata: ExportMetadata;
+  labels: string[];
+}
+
+/** An export folder, or a model base folder (<out>/<name>) whose newest version is taken. */
+export function resolveExportDir(dir: string): string {
+  if (!fs.existsSync(dir)) throw new DataError(`Model folder ${dir} does not exist. Expected an export folder <out>/<name>/<version>/.`);
+  if (fs.existsSync(path.join(dir, 'metadata.json'))) return dir;
+  const newest = listVersions(dir).at(-1);
+  if (newest === undefined) {
+    throw new DataError(`${dir} holds no metadata.json and no numbered versions. Expected an export folder <out>/<name>/<version>/ written by finetune train.`);
+  }
+  return path.join(dir, String(newest));
+}
+
+export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
+  const dir = resolveExportDir(dirOrBase);
+  let metadata: ExportMetadata;
+  try {
+    metadata = JSON.parse(fs.readFileSync(path.join(dir, 'metadata.json'), 'utf8'));
+  } catch (error) {
+    throw new DataError(`${dir}/metadata.json is unreadable: ${(error as Error).message}.`);
+  }
+  const labelsFile = path.join(dir, 'labels.txt');
+  const labels = fs.existsSync(labelsFile) ? fs.readFileSync(labelsFile, 'utf8').split('\n').filter((l) => l.length > 0) : metadata.labels;
+  const { model } = await loadLayersModelFromDir(dir);
+  const outputs = model.outputs[0].shape.at(-1);
+  if (outputs !== labels.length) {
+    model.dispose();
+    throw new DataError(`${dir}: the model has ${outputs} outputs but labels.txt lists ${labels.length} labels. The export is inconsistent; export it again.`);
+  }
+  return { dir, model, metadata, labels };
+}

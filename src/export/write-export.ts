@@ -1,0 +1,58 @@
+import type * as tf from '@tensorflow/tfjs';
+import fs from 'node:fs';
+import path from 'node:path';
+import { saveModelToDir } from '../models/model-files';
+import type { ExportMetadata } from './export-metadata';
+
+export interface WriteExportArgs {
+  outDir: string;
+  name: string;
+  model: tf.LayersModel;
+  metadata: Omit<ExportMetadata, 'version'>;
+  /** Called on the finished files before they become a version; throws to abandon them. */
+  verify: (dir: string) => Promise<void>;
+}
+
+/** Version numbers present under <out>/<name>/ (numeric folder names only). */
+export function listVersions(modelBaseDir: string): number[] {
+  if (!fs.existsSync(modelBaseDir)) return [];
+  return fs
+    .readdirSync(modelBaseDir, { withFileTypes: true })
+    .filter((entry) => entry.isDirectory() && /^\d+$/.test(entry.name))
+    .map((entry) => Number(entry.name))
+    .sort((a, b) => a - b);
+}
+
+/**
+ * Writes <out>/<name>/<version>/ atomically: everything goes to a hidden temporary folder,
+ * is verified, and only then renamed to the next free version number. A crash leaves at most
+ * a hidden .incomplete-* folder, never a half-written version; versions are never overwritten.
+ */
+export async function writeExport(args: WriteExportArgs): Promise<{ dir: string; version: number }> {
+  const modelBaseDir = path.join(args.outDir, args.name);
+  fs.mkdirSync(modelBaseDir, { recursive: true });
+  const temporary = fs.mkdtempSync(path.join(modelBaseDir, '.incomplete-'));
+  try {
+    await saveModelToDir(args.model, temporary);
+    fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);
+    for (let attempt = 0; ; attempt++) {
+      const version = (listVersions(modelBaseDir).at(-1) ?? 0) + 1;
+      const metadata: ExportMetadata = { ...args.metadata, version };
+      fs.writeFileSync(path.join(temporary, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
+      if (attempt === 0) await args.verify(temporary);
+      const dir = path.join(modelBaseDir, String(version));
+      try {
+        fs.renameSync(temporary, dir);
+        return { dir, version };
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        // Another run took this version number in the meantime: take the next one.
+        if ((code === 'ENOTEMPTY' || code === 'EEXIST') && attempt < 100) continue;
+        throw error;
+      }
+    }
+  } catch (error) {
+    fs.rmSync(temporary, { recursive: true, force: true });
+    throw error;
+  }
+}

@@ -1,0 +1,85 @@
+import { inject, injectable } from 'inversify';
+import { createHash } from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { FinetuneConfig } from '../config/schema';
+import type { FeatureCache } from './feature-cache';
+
+const magic = Buffer.from('FTF1');
+const headerBytes = magic.length + 4 + 32;
+
+/**
+ * Features in memory and on disk, one file per key: magic, float count, SHA-256 of the
+ * payload, payload. Files are written to a temporary name and renamed, and an entry whose
+ * size, magic or checksum is wrong is deleted and reported missing, never used.
+ */
+@injectable()
+export class DiskFeatureCache implements FeatureCache {
+  private readonly memory = new Map<string, Float32Array>();
+  private readonly dir: string;
+
+  constructor(@inject(FinetuneConfig) config: FinetuneConfig) {
+    this.dir = path.join(config.base.cacheDir, 'features');
+  }
+
+  private fileFor(key: string): string {
+    return path.join(this.dir, key.slice(0, 2), `${key}.f32`);
+  }
+
+  has(key: string): boolean {
+    return this.memory.has(key) || this.get(key) !== undefined;
+  }
+
+  get(key: string): Float32Array | undefined {
+    const cached = this.memory.get(key);
+    if (cached) return cached;
+    const file = this.fileFor(key);
+    let bytes: Buffer;
+    try {
+      bytes = fs.readFileSync(file);
+    } catch {
+      return undefined;
+    }
+    const features = decodeEntry(bytes);
+    if (!features) {
+      fs.rmSync(file, { force: true });
+      return undefined;
+    }
+    this.memory.set(key, features);
+    return features;
+  }
+
+  set(key: string, features: Float32Array): void {
+    this.memory.set(key, features);
+    const file = this.fileFor(key);
+    fs.mkdirSync(path.dirname(file), { recursive: true });
+    const temporary = `${file}.${process.pid}.tmp`;
+    fs.writeFileSync(temporary, encodeEntry(features));
+    fs.renameSync(temporary, file);
+  }
+}
+
+function encodeEntry(features: Float32Array): Buffer {
+  const payload = Buffer.from(features.buffer, features.byteOffset, features.byteLength);
+  const count = Buffer.alloc(4);
+  count.writeUInt32LE(features.length);
+  return Buffer.concat([magic, count, createHash('sha256').update(payload).digest(), payload]);
+}
+
+function decodeEntry(bytes: Buffer): Float32Array | undefined {
+  if (bytes.length < headerBytes || !bytes.subarray(0, magic.length).equals(magic)) return undefined;
+  const count = bytes.readUInt32LE(magic.length);
+  if (bytes.length !== headerBytes + count * 4) return undefined;
+  const payload = bytes.subarray(headerBytes);
+  if (!createHash('sha256').update(payload).digest().equals(bytes.subarray(magic.length + 4, headerBytes))) return undefined;
+  const features = new Float32Array(count);
+  Buffer.from(features.buffer).set(payload);
+  return features;
+}
+
+/** Cache key: the image bytes, the base weights, the cut layer and the preprocessing. */
+export function featureKey(parts: { imageSha256: string; baseSha256: string; cutLayer: string; preprocessing: string }): string {
+  return createHash('sha256')
+    .update([parts.imageSha256, parts.baseSha256, parts.cutLayer, parts.preprocessing].join('\n'))
+    .digest('hex');
+}

@@ -1,0 +1,96 @@
+import { inject, injectable } from 'inversify';
+import path from 'node:path';
+import { chooseBackend, type BackendChoice } from '../backend/choose-backend';
+import { FinetuneConfig } from '../config/schema';
+import { countByLabel, type Dataset } from '../data/dataset';
+import { loadDataset } from '../data/load-dataset';
+import { DataError } from '../errors';
+import { featureKey } from '../features/disk-feature-cache';
+import { FeatureCache } from '../features/feature-cache';
+import { Logger } from '../logger';
+import type { BaseModel } from '../models/base-model';
+import { BaseModelLoader } from '../models/base-model-loader';
+import { requireLayer } from '../models/network-surgery';
+import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
+import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
+
+export interface PreparedRun {
+  backend: BackendChoice;
+  base: BaseModel;
+  dataset: Dataset;
+  plan: Plan;
+  decode: DecodeOptions;
+  /** What besides image bytes determines cached features. */
+  keyParts: { baseSha256: string; cutLayer: string; preprocessing: string };
+  timings: Record<string, number>;
+}
+
+export function headLayerNames(hiddenUnits: number): string[] {
+  return hiddenUnits > 0 ? ['head_hidden', 'head_probabilities'] : ['head_probabilities'];
+}
+
+const seconds = (since: number) => (Date.now() - since) / 1000;
+
+/** The steps `plan` and `train` share: backend, base model, data check and split, plan. */
+@injectable()
+export class RunPreparation {
+  constructor(
+    @inject(FinetuneConfig) private readonly config: FinetuneConfig,
+    @inject(Logger) private readonly logger: Logger,
+    @inject(ImageDecoder) private readonly decoder: ImageDecoder,
+    @inject(BaseModelLoader) private readonly baseLoader: BaseModelLoader,
+    @inject(FeatureCache) private readonly cache: FeatureCache,
+  ) {}
+
+  async prepare(dataDir: string): Promise<PreparedRun> {
+    const { config, logger } = this;
+    const timings: Record<string, number> = {};
+    let started = Date.now();
+    const backend = await chooseBackend(config.backend);
+    logger.info(`backend: ${backend.name} (${backend.reason})`);
+
+    const base = await this.baseLoader.load(config.base.id);
+    timings.base_s = seconds(started);
+    try {
+      const imageSize = config.preprocess.imageSize || base.inputSize;
+      if (base.network.kind === 'graph' && imageSize !== base.inputSize) {
+        throw new DataError(`Received preprocess.imageSize=${imageSize}. The GraphModel base ${base.id} takes only ${base.inputSize}; use --image-size ${base.inputSize} or 0.`);
+      }
+      const decode: DecodeOptions = { size: imageSize, fit: config.preprocess.fit, maxInputPixels: config.preprocess.maxInputPixels };
+      const preprocessing = this.decoder.describe(decode);
+
+      // The cut layer depends only on the policy and the base, so cached features can vouch for files before the data are read.
+      const boundary = chooseFreezeBoundary({ base, requestedPolicy: config.policy.name, cutLayer: config.policy.cutLayer });
+      if (base.network.kind === 'layers') requireLayer(base.network.model, boundary.cutLayer);
+      const keyParts = { baseSha256: base.sha256, cutLayer: boundary.cutLayer, preprocessing };
+
+      started = Date.now();
+      logger.info(`checking images in ${path.resolve(dataDir)}`);
+      const dataset = await loadDataset(dataDir, this.decoder, {
+        validationFraction: config.data.validationFraction,
+        minImagesPerClass: config.data.minImagesPerClass,
+        decode: { fit: decode.fit, maxInputPixels: decode.maxInputPixels, concurrency: config.preprocess.concurrency },
+        knownGood: (sha256) => this.cache.has(featureKey({ imageSha256: sha256, ...keyParts })),
+      });
+      timings.scan_s = seconds(started);
+      logger.info(
+        `data: ${dataset.labels.length} classes, ${dataset.train.length} train / ${dataset.val.length} val / ${dataset.test.length} test images` +
+          `${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`,
+      );
+      for (const skipped of dataset.skipped) logger.warn(`skipped ${skipped.path}: ${skipped.reason}`);
+      const plan = makePlan({
+        base,
+        requestedPolicy: config.policy.name,
+        cutLayer: config.policy.cutLayer,
+        perClass: countByLabel(dataset.train, dataset.labels),
+        largeMinImages: config.policy.largeMinImages,
+        largeMinImagesPerClass: config.policy.largeMinImagesPerClass,
+        headLayers: headLayerNames(config.train.hiddenUnits),
+      });
+      return { backend, base, dataset, plan, decode, keyParts, timings };
+    } catch (error) {
+      base.dispose();
+      throw error;
+    }
+  }
+}

@@ -1,0 +1,209 @@
+import * as tf from '@tensorflow/tfjs';
+import { inject, injectable } from 'inversify';
+import fs from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import { FinetuneConfig } from '../config/schema';
+import type { ImageRecord } from '../data/dataset';
+import { RuntimeFailure } from '../errors';
+import { composeClassifier } from '../export/compose-classifier';
+import type { ExportMetadata } from '../export/export-metadata';
+import { loadExport } from '../export/load-export';
+import { writeExport } from '../export/write-export';
+import { extractFeatures } from '../features/extract-features';
+import { FeatureCache } from '../features/feature-cache';
+import { createFrozenRunner } from '../features/frozen-runner';
+import { Logger } from '../logger';
+import { packageRoot } from '../package-root';
+import type { Plan } from '../policy/plan';
+import { ImageDecoder } from '../preprocess/image-decoder';
+import { buildHead } from '../train/head';
+import { ExponentialDecay } from '../train/learning-rate-schedule';
+import { evaluateHead, trainHead, type LabelledFeatures } from '../train/train-head';
+import { RunPreparation } from './prepare-run';
+
+export interface TrainResult {
+  exportDir: string;
+  version: number;
+  backend: { name: string; reason: string };
+  plan: Plan;
+  labels: string[];
+  metrics: ExportMetadata['metrics'];
+  skipped: { path: string; reason: string }[];
+  timings: Record<string, number>;
+}
+
+const seconds = (since: number) => (Date.now() - since) / 1000;
+/** Largest difference between in-memory and reloaded predictions that counts as the same model. */
+const reloadTolerance = 1e-4;
+const imagesToVerify = 8;
+
+/** The whole `train` job: prepare, extract frozen features once, train the head, export. */
+@injectable()
+export class TrainPipeline {
+  constructor(
+    @inject(FinetuneConfig) private readonly config: FinetuneConfig,
+    @inject(Logger) private readonly logger: Logger,
+    @inject(ImageDecoder) private readonly decoder: ImageDecoder,
+    @inject(FeatureCache) private readonly cache: FeatureCache,
+    @inject(RunPreparation) private readonly preparation: RunPreparation,
+  ) {}
+
+  async run(dataDir: string, resolvedConfig?: unknown): Promise<TrainResult> {
+    const { config, logger } = this;
+    const totalStarted = Date.now();
+    const prepared = await this.preparation.prepare(dataDir);
+    const { base, dataset, plan, decode, keyParts, backend } = prepared;
+    const timings = { ...prepared.timings };
+    if (base.network.kind !== 'layers') {
+      base.dispose();
+      throw new RuntimeFailure(`Exporting a model on the GraphModel base ${base.id} is not supported yet. Use --base mobilenet_v2 or a LayersModel folder.`);
+    }
+    logger.info(`plan: ${plan.policy}, head on ${plan.cutLayer}`);
+    const runner = createFrozenRunner(base, plan.cutLayer, decode.size);
+    let trainedHead: tf.Sequential | undefined;
+    const tensors: tf.Tensor[] = [];
+    try {
+      let started = Date.now();
+      let computed = 0;
+      const extract = async (records: ImageRecord[]): Promise<LabelledFeatures> => {
+        const result = await extractFeatures(runner, records, {
+          decoder: this.decoder,
+          decode,
+          concurrency: config.preprocess.concurrency,
+          batchSize: config.train.batchSize,
+          cache: this.cache,
+          keyParts,
+          logger,
+        });
+        const width = result.features[0]?.length ?? 0;
+        const flat = new Float32Array(records.length * width);
+        result.features.forEach((f, i) => flat.set(f, i * width));
+        const x = tf.tensor2d(flat, [records.length, width]);
+        tensors.push(x);
+        computed += result.computed;
+        return { x, labels: records.map((r) => dataset.labels.indexOf(r.label)) };
+      };
+      const train = await extract(dataset.train);
+      const val = dataset.val.length ? await extract(dataset.val) : undefined;
+      const test = dataset.test.length ? await extract(dataset.test) : undefined;
+      timings.extract_s = seconds(started);
+      timings.extract_img_per_s = computed / Math.max(timings.extract_s, 1e-9);
+      logger.info(`features: ${computed} computed, ${dataset.train.length + dataset.val.length + dataset.test.length - computed} from cache (${timings.extract_s.toFixed(1)} s)`);
+
+      started = Date.now();
+      const numClasses = dataset.labels.length;
+      trainedHead = buildHead({
+        numFeatures: train.x.shape[1],
+        numClasses,
+        dropout: config.train.dropout,
+        hiddenUnits: config.train.hiddenUnits,
+        initializer: config.train.initializer,
+        seed: config.train.seed,
+      });
+      const schedule = new ExponentialDecay(config.train.learningRate, config.train.decayRate);
+      const training = await trainHead(trainedHead, train, val, numClasses, {
+        epochs: config.train.epochs,
+        batchSize: config.train.batchSize,
+        schedule,
+        patience: config.train.patience,
+        seed: config.train.seed,
+        onEpoch: (log) =>
+          logger.info(
+            `epoch ${log.epoch + 1}/${config.train.epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
+              (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : ''),
+          ),
+      });
+      timings.train_s = seconds(started);
+      timings.train_img_per_s = (training.history.length * dataset.train.length) / Math.max(timings.train_s, 1e-9);
+
+      const headForScoring = trainedHead;
+      const score = (data: LabelledFeatures | undefined) =>
+        data ? { ...evaluateHead(headForScoring, data, numClasses), n: data.labels.length } : undefined;
+      const valScore = score(val) ?? { ...evaluateHead(headForScoring, train, numClasses), n: 0 };
+      const testScore = score(test);
+      const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
+      logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)} (best epoch ${training.bestEpoch + 1})`);
+
+      started = Date.now();
+      const classifier = composeClassifier(runner.model!, trainedHead);
+      const name = config.export.name || path.basename(path.resolve(dataDir));
+      const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
+      const exported = await writeExport({
+        outDir: config.export.out,
+        name,
+        model: classifier,
+        metadata: {
+          formatVersion: 1,
+          name,
+          labels: dataset.labels,
+          input: {
+            height: decode.size,
+            width: decode.size,
+            channels: 3,
+            range: [0, 255],
+            resize: { fit: decode.fit, kernel: 'lanczos3', decoder: keyParts.preprocessing },
+          },
+          base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
+          plan,
+          metrics,
+          training: { epochs: training.history.length, bestEpoch: training.bestEpoch, schedule: schedule.toConfig(), history: training.history },
+          backend: { name: backend.name, reason: backend.reason },
+          config: resolvedConfig ?? config,
+          versions: await versions(),
+          createdAt: new Date().toISOString(),
+        },
+        verify: (dir) => this.verifyReload(classifier, dir, verifyOn, decode),
+      });
+      timings.export_s = seconds(started);
+      timings.total_s = seconds(totalStarted);
+      logger.info(`exported ${exported.dir}`);
+      return {
+        exportDir: exported.dir,
+        version: exported.version,
+        backend: { name: backend.name, reason: backend.reason },
+        plan,
+        labels: dataset.labels,
+        metrics,
+        skipped: dataset.skipped,
+        timings,
+      };
+    } finally {
+      tensors.forEach((t) => t.dispose());
+      trainedHead?.dispose();
+      base.dispose();
+      runner.dispose();
+    }
+  }
+
+  /** The written files must reproduce the in-memory model's predictions on real images. */
+  private async verifyReload(model: tf.LayersModel, dir: string, records: ImageRecord[], decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number }) {
+    const reloaded = await loadExport(dir);
+    try {
+      const pixels = await Promise.all(records.map(async (r) => (await this.decoder.decode(await fs.readFile(r.path), decode)).data));
+      const flat = new Float32Array(pixels.length * decode.size * decode.size * 3);
+      pixels.forEach((p, i) => flat.set(p, i * decode.size * decode.size * 3));
+      const difference = tf.tidy(() => {
+        const input = tf.tensor4d(flat, [pixels.length, decode.size, decode.size, 3]);
+        const expected = model.predict(input) as tf.Tensor;
+        const actual = reloaded.model.predict(input) as tf.Tensor;
+        return tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0];
+      });
+      if (!(difference <= reloadTolerance)) {
+        throw new RuntimeFailure(`The export reloaded from disk predicts differently (max difference ${difference}, tolerance ${reloadTolerance}); nothing was exported.`);
+      }
+    } finally {
+      reloaded.model.dispose();
+    }
+  }
+}
+
+async function versions(): Promise<Record<string, string>> {
+  const read = async (file: string) => JSON.parse(await fs.readFile(file, 'utf8')).version as string;
+  return {
+    finetune: await read(path.join(packageRoot, 'package.json')),
+    tfjs: tf.version.tfjs,
+    sharp: sharp.versions.sharp ?? 'unknown',
+    node: process.version,
+  };
+}

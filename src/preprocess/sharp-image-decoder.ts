@@ -1,0 +1,41 @@
+import { injectable } from 'inversify';
+import sharp from 'sharp';
+import { DataError } from '../errors';
+import type { DecodedImage, DecodeOptions, ImageDecoder } from './image-decoder';
+
+/**
+ * sharp decoding: EXIF orientation applied, alpha flattened onto black, any colour model
+ * (grayscale, CMYK, palette) converted to sRGB, then resized to a square with Lanczos3.
+ */
+@injectable()
+export class SharpImageDecoder implements ImageDecoder {
+  async decode(input: Buffer, options: DecodeOptions): Promise<DecodedImage> {
+    if (input.length === 0) throw new DataError('empty file (0 bytes)');
+    try {
+      const { data, info } = await sharp(input, { limitInputPixels: options.maxInputPixels, failOn: 'truncated', pages: 1 })
+        .rotate()
+        .flatten({ background: { r: 0, g: 0, b: 0 } })
+        .toColourspace('srgb')
+        .resize(options.size, options.size, { fit: options.fit, position: 'centre', background: { r: 0, g: 0, b: 0 }, kernel: 'lanczos3' })
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels, expected 3`);
+      return { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), height: info.height, width: info.width };
+    } catch (error) {
+      throw new DataError(describeSharpError((error as Error).message, options));
+    }
+  }
+
+  describe(options: DecodeOptions): string {
+    return `sharp ${sharp.versions.sharp} libvips ${sharp.versions.vips}: rotate(exif) flatten(black) srgb resize(${options.size}x${options.size}, ${options.fit}, lanczos3)`;
+  }
+}
+
+function describeSharpError(message: string, options: DecodeOptions): string {
+  if (/pixel limit/i.test(message)) {
+    return `image is larger than the pixel limit of ${options.maxInputPixels} pixels (raise preprocess.maxInputPixels if it is genuine)`;
+  }
+  if (/unsupported image format/i.test(message)) return 'not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
+  return `cannot be decoded: ${message.split('\n')[0]}`;
+}

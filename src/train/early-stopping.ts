@@ -1,0 +1,43 @@
+import * as tf from '@tensorflow/tfjs';
+
+/**
+ * Stops when the monitored loss has not improved for `patience` epochs and can put back the
+ * weights of the best epoch (tfjs' own EarlyStopping cannot restore them).
+ */
+export class EarlyStopping {
+  private bestLoss = Infinity;
+  private bestWeights: tf.Tensor[] | undefined;
+  private waited = 0;
+  bestEpoch = -1;
+
+  constructor(
+    private readonly model: tf.LayersModel,
+    readonly patience: number,
+    readonly minDelta = 0,
+  ) {}
+
+  /** Records an epoch's loss; returns true when training should stop. */
+  update(epoch: number, loss: number): boolean {
+    if (Number.isFinite(loss) && loss < this.bestLoss - this.minDelta) {
+      this.bestLoss = loss;
+      this.bestEpoch = epoch;
+      this.waited = 0;
+      this.bestWeights?.forEach((w) => w.dispose());
+      this.bestWeights = this.model.getWeights().map((w) => w.clone());
+      return false;
+    }
+    this.waited += 1;
+    return this.waited >= this.patience;
+  }
+
+  /** Puts the best epoch's weights back into the model and releases the copies. */
+  restoreBest(): void {
+    if (this.bestWeights) this.model.setWeights(this.bestWeights);
+    this.dispose();
+  }
+
+  dispose(): void {
+    this.bestWeights?.forEach((w) => w.dispose());
+    this.bestWeights = undefined;
+  }
+}
