@@ -11,7 +11,10 @@ export function buildFrozenPart(base: BaseModel, cutLayer: string, imageSize: nu
   if (base.network.kind !== 'layers') throw new Error('buildFrozenPart needs a LayersModel base');
   const [low, high] = base.inputRange;
   const image = tf.input({ shape: [imageSize, imageSize, 3], name: 'image' });
-  const scaled = tf.layers.rescaling({ scale: (high - low) / 255, offset: low, name: 'input_rescaling' }).apply(image) as tf.SymbolicTensor;
+  const taken = new Set(base.network.model.layers.map((layer) => layer.name));
+  let name = 'input_rescaling';
+  for (let i = 1; taken.has(name); i++) name = `input_rescaling_${i}`;
+  const scaled = tf.layers.rescaling({ scale: (high - low) / 255, offset: low, name }).apply(image) as tf.SymbolicTensor;
   const features = replayUpTo(base.network.model, scaled, cutLayer);
   return tf.model({ inputs: image, outputs: features, name: 'frozen_part' });
 }

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors';
 import type { BaseModel, BaseModelSource } from './base-model';
+import { releaseWeights } from './release-weights';
 import { loadLayersModelFromDir } from './model-files';
 import { lastFeatureMapLayer } from './network-surgery';
 
@@ -40,7 +41,7 @@ export class LocalLayersSource implements BaseModelSource {
       inputRange: this.inputRange(dir),
       network: { kind: 'layers', model },
       lastFeatureLayer: lastFeatureMapLayer(model),
-      dispose: () => model.dispose(),
+      dispose: () => releaseWeights(model),
     };
   }
 

@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { BaseModel, BaseModelSource } from './base-model';
+import { releaseWeights } from './release-weights';
 
 export const offlineBaseId = 'mobilenet_v2';
 
@@ -57,7 +58,7 @@ export class NsfwjsMobileNetSource implements BaseModelSource {
         reason:
           "nsfwjs retrained block_11 and above for its own task, so the last layers are specialised; linear probes and LogME on this base peak at block_13_expand_relu (about 10 points above out_relu on natural photos)",
       },
-      dispose: () => model.dispose(),
+      dispose: () => releaseWeights(model),
     };
   }
 }

@@ -14,6 +14,7 @@ import { extractFeatures } from '../features/extract-features';
 import { FeatureCache } from '../features/feature-cache';
 import { createFrozenRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
+import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
 import type { Plan } from '../policy/plan';
 import { ImageDecoder } from '../preprocess/image-decoder';
@@ -30,6 +31,8 @@ export interface TrainResult {
   labels: string[];
   metrics: ExportMetadata['metrics'];
   skipped: { path: string; reason: string }[];
+  /** Frozen-part outputs computed in this run, and those read from the cache. */
+  features: { computed: number; fromCache: number };
   timings: Record<string, number>;
 }
 
@@ -89,7 +92,8 @@ export class TrainPipeline {
       const test = dataset.test.length ? await extract(dataset.test) : undefined;
       timings.extract_s = seconds(started);
       timings.extract_img_per_s = computed / Math.max(timings.extract_s, 1e-9);
-      logger.info(`features: ${computed} computed, ${dataset.train.length + dataset.val.length + dataset.test.length - computed} from cache (${timings.extract_s.toFixed(1)} s)`);
+      const fromCache = dataset.train.length + dataset.val.length + dataset.test.length - computed;
+      logger.info(`features: ${computed} computed, ${fromCache} from cache (${timings.extract_s.toFixed(1)} s)`);
 
       started = Date.now();
       const numClasses = dataset.labels.length;
@@ -166,11 +170,12 @@ export class TrainPipeline {
         labels: dataset.labels,
         metrics,
         skipped: dataset.skipped,
+        features: { computed, fromCache },
         timings,
       };
     } finally {
       tensors.forEach((t) => t.dispose());
-      trainedHead?.dispose();
+      if (trainedHead) releaseWeights(trainedHead);
       base.dispose();
       runner.dispose();
     }

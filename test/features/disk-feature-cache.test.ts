@@ -1,0 +1,72 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import type { FinetuneConfig } from '../../src/config/schema';
+import { DiskFeatureCache, featureKey } from '../../src/features/disk-feature-cache';
+import { temporaryDir } from '../helpers/sample-data';
+
+function cacheIn(dir: string): DiskFeatureCache {
+  return new DiskFeatureCache({ base: { cacheDir: dir } } as FinetuneConfig);
+}
+
+function entryFiles(dir: string): string[] {
+  const root = path.join(dir, 'features');
+  return fs.readdirSync(root).flatMap((sub) => fs.readdirSync(path.join(root, sub)).map((f) => path.join(root, sub, f)));
+}
+
+const parts = { imageSha256: 'a'.repeat(64), baseSha256: 'b'.repeat(64), cutLayer: 'block_13_expand_relu', preprocessing: 'sharp 224 cover' };
+
+describe('DiskFeatureCache', () => {
+  it('keys change with the image, the base, the cut layer and the preprocessing', () => {
+    const keys = new Set([
+      featureKey(parts),
+      featureKey({ ...parts, imageSha256: 'c'.repeat(64) }),
+      featureKey({ ...parts, baseSha256: 'c'.repeat(64) }),
+      featureKey({ ...parts, cutLayer: 'out_relu' }),
+      featureKey({ ...parts, preprocessing: 'sharp 224 contain' }),
+    ]);
+    assert.equal(keys.size, 5);
+  });
+
+  it('persists across instances bit for bit', () => {
+    const dir = temporaryDir('cache');
+    const features = Float32Array.from([0.5, -1.25, 3e-8, 42]);
+    cacheIn(dir).set('k1', features);
+    const reread = cacheIn(dir).get('k1');
+    assert.deepEqual(reread, features);
+    assert.equal(cacheIn(dir).has('missing'), false);
+  });
+
+  for (const [name, corrupt] of [
+    ['truncated', (file: string) => fs.writeFileSync(file, fs.readFileSync(file).subarray(0, 30))],
+    ['flipped payload byte', (file: string) => {
+      const bytes = fs.readFileSync(file);
+      bytes[bytes.length - 1] ^= 0xff;
+      fs.writeFileSync(file, bytes);
+    }],
+    ['wrong magic', (file: string) => {
+      const bytes = fs.readFileSync(file);
+      bytes.write('XXXX', 0);
+      fs.writeFileSync(file, bytes);
+    }],
+    ['empty', (file: string) => fs.writeFileSync(file, '')],
+  ] as const) {
+    it(`detects a ${name} entry, deletes it and reports it missing`, () => {
+      const dir = temporaryDir('cache');
+      cacheIn(dir).set('k1', Float32Array.from([1, 2, 3]));
+      const [file] = entryFiles(dir);
+      corrupt(file);
+      assert.equal(cacheIn(dir).get('k1'), undefined);
+      assert.equal(fs.existsSync(file), false);
+    });
+  }
+
+  it('leaves no temporary files behind', () => {
+    const dir = temporaryDir('cache');
+    const cache = cacheIn(dir);
+    for (let i = 0; i < 5; i++) cache.set(`key${i}`, new Float32Array(8).fill(i));
+    assert.ok(entryFiles(dir).every((f) => f.endsWith('.f32')));
+  });
+});
