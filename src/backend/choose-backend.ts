@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -66,5 +67,5 @@ export async function chooseBackend(preference: BackendPreference): Promise<Back
     current = { name, tfjsBackend, reason };
     return current;
   }
-  throw new Error(`Backend "${preference}" is not available here: ${skipped.join('; ')}. Use --backend auto.`);
+  throw new ConfigError(`Received backend=${preference}, which is not available here: ${skipped.join('; ')}. Use --backend auto, wasm or cpu.`);
 }

@@ -1,6 +1,7 @@
 import convict from 'convict';
 
-const toNumber = (value: unknown) => (typeof value === 'string' && value.trim() !== '' ? Number(value) : value);
+/** Numbers from flags and variables arrive as strings; text that is no number stays text so the error can show it. */
+const toNumber = (value: unknown) => (typeof value === 'string' && value.trim() !== '' && !Number.isNaN(Number(value)) ? Number(value) : value);
 
 function numberFormat(name: string, expected: string, accepts: (x: number) => boolean): convict.Format {
   return {

@@ -104,10 +104,11 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
   const flags = sources.flags ?? {};
   const args = Object.entries(flags).map(([arg, value]) => `--${arg}=${value}`);
   const config = convict<FinetuneConfig>(configSchema as never, { env: environment, args });
+  const fileOfKey: Record<string, string> = {};
   for (const file of files) {
     const content = readJson(file);
     config.load(content);
-    for (const key of flattenKeys(content)) origins[key] = path.relative(process.cwd(), file) || file;
+    for (const key of flattenKeys(content)) fileOfKey[key] = origins[key] = path.relative(process.cwd(), file) || file;
   }
   for (const [key, leaf] of leaves) {
     if (environment[leaf.env] !== undefined) origins[key] = `env ${leaf.env}`;
@@ -118,11 +119,14 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
     config.validate({ allowed: 'strict' });
   } catch (error) {
     const lines = (error as Error).message.split('\n').map((line) => {
-      const match = /^([\w.]+): (.*)$/.exec(line);
-      if (match && origins[match[1]]) return `  ${match[1]} (from ${origins[match[1]]}): ${match[2]}`;
+      // convict appends the value only when it is truthy, so restate it for every key.
+      const match = /^([\w.]+): (.*?)(?:: value was .*)?$/.exec(line);
+      if (match && origins[match[1]]) {
+        return `  ${match[1]} (from ${origins[match[1]]}): ${match[2]}, received ${JSON.stringify(config.get(match[1] as never))}`;
+      }
       const undeclared = /param '([^']+)' not declared/.exec(line);
       if (undeclared) {
-        return `  ${undeclared[1]}: unknown key (in ${files.map((f) => path.relative(process.cwd(), f)).join(' or ')}). Expected one of: ${[...leaves.keys()].join(', ')}`;
+        return `  ${undeclared[1]}: unknown key in ${fileOfKey[undeclared[1]] ?? 'a configuration file'}. Expected one of: ${[...leaves.keys()].join(', ')}`;
       }
       return `  ${line}`;
     });

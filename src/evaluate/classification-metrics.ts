@@ -21,6 +21,10 @@ export function classificationReport(trueIndices: number[], predictedIndices: nu
   if (trueIndices.length !== predictedIndices.length) {
     throw new Error(`Received ${trueIndices.length} true labels and ${predictedIndices.length} predictions. Expected equal counts.`);
   }
+  const outOfRange = [...trueIndices, ...predictedIndices].find((k) => !Number.isInteger(k) || k < 0 || k >= labels.length);
+  if (outOfRange !== undefined) {
+    throw new Error(`Received class index ${outOfRange}. Expected an integer from 0 to ${labels.length - 1} (${labels.length} labels).`);
+  }
   const confusion = labels.map(() => labels.map(() => 0));
   trueIndices.forEach((t, i) => (confusion[t][predictedIndices[i]] += 1));
   const correct = labels.reduce((sum, _, k) => sum + confusion[k][k], 0);

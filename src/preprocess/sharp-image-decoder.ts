@@ -37,5 +37,7 @@ function describeSharpError(message: string, options: DecodeOptions): string {
     return `image is larger than the pixel limit of ${options.maxInputPixels} pixels (raise preprocess.maxInputPixels if it is genuine)`;
   }
   if (/unsupported image format/i.test(message)) return 'not an image in a supported format (JPEG, PNG, WebP, GIF, TIFF, AVIF)';
+  // libvips sometimes loses its error text when several decodes fail at once.
+  if (/^unknown error/i.test(message)) return 'cannot be decoded: the file is truncated or corrupt';
   return `cannot be decoded: ${message.split('\n')[0]}`;
 }
