@@ -40,16 +40,30 @@ export async function loadDataset(root: string, decoder: ImageDecoder, options: 
 
   let train: ImageRecord[];
   let val: ImageRecord[];
+  let givenTest: ImageRecord[] = [];
   if (scanned.layout === 'split-folders') {
     const unknown = inspected.records.filter((r) => !labels.includes(r.label));
     if (unknown.length > 0) {
       const names = [...new Set(unknown.map((r) => `${r.givenSplit}/${r.label}`))];
       throw new DataError(`Class folder${names.length > 1 ? 's' : ''} ${names.join(', ')} ha${names.length > 1 ? 've' : 's'} no train/ counterpart. Expected the same class folders under train/ as under val/ and test/.`);
     }
-    train = trainPool;
-    val = given('val');
+    // An image must not be scored in a split it was trained on: copies of training images leave val/ and test/.
+    const trainPaths = new Map(trainPool.map((r) => [r.sha256, r.path]));
+    const leaks = (record: ImageRecord) => trainPaths.has(record.sha256);
+    for (const split of ['val', 'test'] as const) {
+      for (const record of given(split).filter(leaks)) {
+        skipped.push({ path: record.path, reason: `same bytes as training image ${trainPaths.get(record.sha256)}; left out of ${split}/` });
+      }
+    }
+    givenTest = given('test').filter((r) => !leaks(r));
+    if (given('val').length > 0) {
+      train = trainPool;
+      val = given('val').filter((r) => !leaks(r));
+    } else {
+      ({ train, val } = splitByContentHash(trainPool, options.validationFraction));
+    }
   } else {
     ({ train, val } = splitByContentHash(trainPool, options.validationFraction));
   }
-  return { root, layout: scanned.layout, labels, train, val, test: given('test'), skipped };
+  return { root, layout: scanned.layout, labels, train, val, test: givenTest, skipped };
 }

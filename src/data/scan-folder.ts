@@ -45,7 +45,7 @@ export function scanFolder(root: string): ScannedFolder {
   const topFolders = top.filter((entry) => entry.isDirectory()).map((entry) => entry.name);
   const files: ImageFile[] = [];
   const skipped: SkippedFile[] = [];
-  const layout = topFolders.includes('train') && topFolders.includes('val') ? 'split-folders' : 'folders';
+  const layout = topFolders.includes('train') && (topFolders.includes('val') || topFolders.includes('test')) ? 'split-folders' : 'folders';
   if (layout === 'split-folders') {
     for (const entry of top) {
       if (entry.isDirectory() && (splitNames as string[]).includes(entry.name)) {

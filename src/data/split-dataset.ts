@@ -6,24 +6,25 @@ export function hashPosition(sha256: string): number {
 }
 
 /**
- * Stable, stratified split by content hash. An image goes to validation when its hash
- * position is below the fraction, so adding or removing other files never moves it, and
- * identical bytes always land together. A class the threshold leaves without a validation
- * image gives up its lowest-hash image, so every class is measured.
+ * Stable, stratified split by content hash. An image goes to validation exactly when its hash
+ * position is below the fraction, so adding or removing other files never moves it, identical
+ * bytes always land together, and every class gets the fraction in expectation. Stability wins
+ * over forcing a validation image into every class: a small class may have none (callers report
+ * it). The one exception keeps a class learnable: when all of a class's images fall below the
+ * fraction, its highest-hash image stays in train.
  */
 export function splitByContentHash(records: ImageRecord[], validationFraction: number): { train: ImageRecord[]; val: ImageRecord[] } {
-  const train: ImageRecord[] = [];
-  const val: ImageRecord[] = [];
-  if (validationFraction <= 0) return { train: [...records], val };
+  const valHashes = new Set(records.filter((r) => hashPosition(r.sha256) < validationFraction).map((r) => r.sha256));
   const byLabel = new Map<string, ImageRecord[]>();
   for (const record of records) byLabel.set(record.label, [...(byLabel.get(record.label) ?? []), record]);
-  const valHashes = new Set(records.filter((r) => hashPosition(r.sha256) < validationFraction).map((r) => r.sha256));
   for (const members of byLabel.values()) {
-    if (members.length >= 2 && !members.some((r) => valHashes.has(r.sha256))) {
-      const lowest = members.reduce((a, b) => (hashPosition(a.sha256) <= hashPosition(b.sha256) ? a : b));
-      valHashes.add(lowest.sha256);
+    if (members.every((r) => valHashes.has(r.sha256))) {
+      const highest = members.reduce((a, b) => (hashPosition(a.sha256) >= hashPosition(b.sha256) ? a : b));
+      valHashes.delete(highest.sha256);
     }
   }
+  const train: ImageRecord[] = [];
+  const val: ImageRecord[] = [];
   for (const record of records) (valHashes.has(record.sha256) ? val : train).push(record);
   return { train, val };
 }

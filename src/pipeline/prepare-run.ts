@@ -78,6 +78,11 @@ export class RunPreparation {
           `${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`,
       );
       for (const skipped of dataset.skipped) logger.warn(`skipped ${skipped.path}: ${skipped.reason}`);
+      const valCounts = countByLabel(dataset.val, dataset.labels);
+      const unmeasured = dataset.labels.filter((label) => valCounts[label] === 0);
+      if (unmeasured.length > 0) {
+        logger.warn(`no validation image for ${unmeasured.join(', ')}: add images or raise data.validationFraction to measure ${unmeasured.length > 1 ? 'them' : 'it'}`);
+      }
       const plan = makePlan({
         base,
         requestedPolicy: config.policy.name,
