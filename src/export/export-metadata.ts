@@ -3,6 +3,8 @@ import type { Plan } from '../policy/plan';
 /** metadata.json of an export (DESIGN.md); other tools read these keys. */
 export interface ExportMetadata {
   formatVersion: 1;
+  /** model.json's kind: a LayersModel, or a GraphModel when the base was one. */
+  format: 'layers-model' | 'graph-model';
   name: string;
   version: number;
   labels: string[];

@@ -1,16 +1,20 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors';
-import { loadLayersModelFromDir } from '../models/model-files';
+import { ioHandlerFor, readModelFiles } from '../models/model-files';
 import type { ExportMetadata } from './export-metadata';
 import { listVersions } from './write-export';
 
 export interface LoadedExport {
   dir: string;
-  model: tf.LayersModel;
+  /** A LayersModel, or a GraphModel for exports composed on a GraphModel base. */
+  model: tf.LayersModel | tf.GraphModel;
   metadata: ExportMetadata;
   labels: string[];
+  /** Raw RGB [0, 255] images in, probabilities out. */
+  predict(pixels: tf.Tensor4D): tf.Tensor2D;
+  dispose(): void;
 }
 
 /** An export folder, or a model base folder (<out>/<name>) whose newest version is taken. */
@@ -24,6 +28,17 @@ export function resolveExportDir(dir: string): string {
   return path.join(dir, String(newest));
 }
 
+async function loadModel(dir: string): Promise<tf.LayersModel | tf.GraphModel> {
+  const files = readModelFiles(dir);
+  try {
+    return files.modelJson.format === 'graph-model'
+      ? await tf.loadGraphModel(ioHandlerFor(files))
+      : await tf.loadLayersModel(ioHandlerFor(files));
+  } catch (error) {
+    throw new DataError(`${dir}/model.json could not be loaded: ${(error as Error).message}. Export it again.`);
+  }
+}
+
 export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
   const dir = resolveExportDir(dirOrBase);
   let metadata: ExportMetadata;
@@ -34,11 +49,12 @@ export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
   }
   const labelsFile = path.join(dir, 'labels.txt');
   const labels = fs.existsSync(labelsFile) ? fs.readFileSync(labelsFile, 'utf8').split('\n').filter((l) => l.length > 0) : metadata.labels;
-  const { model } = await loadLayersModelFromDir(dir);
-  const outputs = model.outputs[0].shape.at(-1);
-  if (outputs !== labels.length) {
+  const model = await loadModel(dir);
+  const predict = (pixels: tf.Tensor4D) => model.predict(pixels) as tf.Tensor2D;
+  const outputs = model.outputs[0]?.shape?.at(-1);
+  if (outputs !== undefined && outputs !== -1 && outputs !== labels.length) {
     model.dispose();
     throw new DataError(`${dir}: the model has ${outputs} outputs but labels.txt lists ${labels.length} labels. The export is inconsistent; export it again.`);
   }
-  return { dir, model, metadata, labels };
+  return { dir, model, metadata, labels, predict, dispose: () => model.dispose() };
 }

@@ -1,13 +1,12 @@
-import type * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
-import { saveModelToDir } from '../models/model-files';
 import type { ExportMetadata } from './export-metadata';
 
 export interface WriteExportArgs {
   outDir: string;
   name: string;
-  model: tf.LayersModel;
+  /** Writes model.json and its weights into the folder. */
+  writeModel: (dir: string) => Promise<void>;
   metadata: Omit<ExportMetadata, 'version'>;
   /** Called on the finished files before they become a version; throws to abandon them. */
   verify: (dir: string) => Promise<void>;
@@ -33,7 +32,7 @@ export async function writeExport(args: WriteExportArgs): Promise<{ dir: string;
   fs.mkdirSync(modelBaseDir, { recursive: true });
   const temporary = fs.mkdtempSync(path.join(modelBaseDir, '.incomplete-'));
   try {
-    await saveModelToDir(args.model, temporary);
+    await args.writeModel(temporary);
     fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);
     for (let attempt = 0; ; attempt++) {
       const version = (listVersions(modelBaseDir).at(-1) ?? 0) + 1;

@@ -1,5 +1,6 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { interfaces } from 'inversify';
+import type { ModelFiles } from './model-files';
 
 /** A pretrained network with its input contract: it is never separated from how to feed it. */
 export interface BaseModel {
@@ -13,7 +14,10 @@ export interface BaseModel {
   inputSize: number;
   /** Range the network expects its RGB inputs in, e.g. [0, 1] or [-1, 1]. */
   inputRange: [number, number];
-  network: { kind: 'layers'; model: tf.LayersModel } | { kind: 'graph'; model: tf.GraphModel; outputNode?: string };
+  network:
+    | { kind: 'layers'; model: tf.LayersModel }
+    /** A GraphModel keeps its files: the export is composed from them by graph surgery. */
+    | { kind: 'graph'; model: tf.GraphModel; outputNode?: string; files: ModelFiles };
   /** Layer whose output is the last feature map before the original classifier. */
   lastFeatureLayer: string;
   /** Intermediate layer that transfers best, where known, and why. */

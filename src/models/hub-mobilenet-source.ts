@@ -106,7 +106,7 @@ export class HubMobileNetSource implements BaseModelSource {
       sha256: files.sha256,
       inputSize: 224,
       inputRange: [0, 1],
-      network: { kind: 'graph', model, outputNode: hub.embeddingNode },
+      network: { kind: 'graph', model, outputNode: hub.embeddingNode, files },
       lastFeatureLayer: hub.embeddingNode,
       dispose: () => model.dispose(),
     };

@@ -42,7 +42,7 @@ export async function classifyImages(
     if (good.length > 0) {
       const flat = new Float32Array(good.length * height * height * 3);
       good.forEach((d, i) => flat.set(d.pixels, i * height * height * 3));
-      const output = tf.tidy(() => loaded.model.predict(tf.tensor4d(flat, [good.length, height, height, 3])) as tf.Tensor2D);
+      const output = tf.tidy(() => loaded.predict(tf.tensor4d(flat, [good.length, height, height, 3])));
       try {
         probabilities = (await output.array()) as number[][];
       } finally {

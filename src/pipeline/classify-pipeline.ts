@@ -37,7 +37,7 @@ export class ClassifyPipeline {
     try {
       return await work(loaded);
     } finally {
-      loaded.model.dispose();
+      loaded.dispose();
     }
   }
 

@@ -6,7 +6,7 @@ import sharp from 'sharp';
 import { FinetuneConfig } from '../config/schema';
 import type { ImageRecord } from '../data/dataset';
 import { RuntimeFailure } from '../errors';
-import { composeClassifier } from '../export/compose-classifier';
+import { exportableClassifier, type ExportableClassifier } from '../export/exportable-classifier';
 import type { ExportMetadata } from '../export/export-metadata';
 import { loadExport } from '../export/load-export';
 import { writeExport } from '../export/write-export';
@@ -58,10 +58,6 @@ export class TrainPipeline {
     const prepared = await this.preparation.prepare(dataDir);
     const { base, dataset, plan, decode, keyParts, backend } = prepared;
     const timings = { ...prepared.timings };
-    if (base.network.kind !== 'layers') {
-      base.dispose();
-      throw new RuntimeFailure(`Exporting a model on the GraphModel base ${base.id} is not supported yet. Use --base mobilenet_v2 or a LayersModel folder.`);
-    }
     logger.info(`plan: ${plan.policy}, head on ${plan.cutLayer}`);
     const runner = createFrozenRunner(base, plan.cutLayer, decode.size);
     let trainedHead: tf.Sequential | undefined;
@@ -130,15 +126,16 @@ export class TrainPipeline {
       logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)} (best epoch ${training.bestEpoch + 1})`);
 
       started = Date.now();
-      const classifier = composeClassifier(runner.model!, trainedHead);
+      const classifier = exportableClassifier(base, runner, trainedHead);
       const name = config.export.name || path.basename(path.resolve(dataDir));
       const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
       const exported = await writeExport({
         outDir: config.export.out,
         name,
-        model: classifier,
+        writeModel: (dir) => classifier.writeModel(dir),
         metadata: {
           formatVersion: 1,
+          format: classifier.format,
           name,
           labels: dataset.labels,
           input: {
@@ -182,7 +179,7 @@ export class TrainPipeline {
   }
 
   /** The written files must reproduce the in-memory model's predictions on real images. */
-  private async verifyReload(model: tf.LayersModel, dir: string, records: ImageRecord[], decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number }) {
+  private async verifyReload(model: ExportableClassifier, dir: string, records: ImageRecord[], decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number }) {
     const reloaded = await loadExport(dir);
     try {
       const pixels = await Promise.all(records.map(async (r) => (await this.decoder.decode(await fs.readFile(r.path), decode)).data));
@@ -190,15 +187,15 @@ export class TrainPipeline {
       pixels.forEach((p, i) => flat.set(p, i * decode.size * decode.size * 3));
       const difference = tf.tidy(() => {
         const input = tf.tensor4d(flat, [pixels.length, decode.size, decode.size, 3]);
-        const expected = model.predict(input) as tf.Tensor;
-        const actual = reloaded.model.predict(input) as tf.Tensor;
+        const expected = model.predict(input);
+        const actual = reloaded.predict(input);
         return tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0];
       });
       if (!(difference <= reloadTolerance)) {
         throw new RuntimeFailure(`The export reloaded from disk predicts differently (max difference ${difference}, tolerance ${reloadTolerance}); nothing was exported.`);
       }
     } finally {
-      reloaded.model.dispose();
+      reloaded.dispose();
     }
   }
 }

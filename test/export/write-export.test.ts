@@ -7,6 +7,7 @@ import { before, describe, it } from 'node:test';
 import type { ExportMetadata } from '../../src/export/export-metadata';
 import { loadExport, resolveExportDir } from '../../src/export/load-export';
 import { listVersions, writeExport } from '../../src/export/write-export';
+import { saveModelToDir } from '../../src/models/model-files';
 import { temporaryDir } from '../helpers/sample-data';
 
 function tinyModel(): tf.LayersModel {
@@ -16,7 +17,7 @@ function tinyModel(): tf.LayersModel {
   return tf.model({ inputs: input, outputs: output as tf.SymbolicTensor });
 }
 
-const metadata = { formatVersion: 1, name: 'tiny', labels: ['a', 'b'] } as unknown as Omit<ExportMetadata, 'version'>;
+const metadata = { formatVersion: 1, format: 'layers-model', name: 'tiny', labels: ['a', 'b'], input: { height: 4, width: 4 } } as unknown as Omit<ExportMetadata, 'version'>;
 
 describe('writeExport', () => {
   before(async () => {
@@ -27,7 +28,7 @@ describe('writeExport', () => {
     const out = temporaryDir('export');
     const model = tinyModel();
     const dirs = [];
-    for (let i = 0; i < 3; i++) dirs.push((await writeExport({ outDir: out, name: 'tiny', model, metadata, verify: async () => {} })).dir);
+    for (let i = 0; i < 3; i++) dirs.push((await writeExport({ outDir: out, name: 'tiny', writeModel: (dir) => saveModelToDir(model, dir), metadata, verify: async () => {} })).dir);
     assert.deepEqual(dirs, [1, 2, 3].map((v) => path.join(out, 'tiny', String(v))));
     assert.deepEqual(listVersions(path.join(out, 'tiny')), [1, 2, 3]);
     assert.equal(JSON.parse(fs.readFileSync(path.join(dirs[1], 'metadata.json'), 'utf8')).version, 2);
@@ -39,7 +40,7 @@ describe('writeExport', () => {
     const out = temporaryDir('export');
     const model = tinyModel();
     await assert.rejects(
-      writeExport({ outDir: out, name: 'tiny', model, metadata, verify: async () => { throw new Error('predictions differ'); } }),
+      writeExport({ outDir: out, name: 'tiny', writeModel: (dir) => saveModelToDir(model, dir), metadata, verify: async () => { throw new Error('predictions differ'); } }),
       /predictions differ/,
     );
     assert.deepEqual(fs.readdirSync(path.join(out, 'tiny')), []);
@@ -52,7 +53,7 @@ describe('writeExport', () => {
     await writeExport({
       outDir: out,
       name: 'tiny',
-      model,
+      writeModel: (dir) => saveModelToDir(model, dir),
       metadata,
       // A concurrent run finishes version 1 while this one is verifying.
       verify: async () => {
@@ -69,21 +70,21 @@ describe('writeExport', () => {
   it('round-trips: the reloaded export predicts exactly what was saved', async () => {
     const out = temporaryDir('export');
     const model = tinyModel();
-    const { dir } = await writeExport({ outDir: out, name: 'tiny', model, metadata, verify: async () => {} });
+    const { dir } = await writeExport({ outDir: out, name: 'tiny', writeModel: (dir) => saveModelToDir(model, dir), metadata, verify: async () => {} });
     const loaded = await loadExport(dir);
     const x = tf.randomUniform([3, 4, 4, 3], 0, 255, 'float32', 3);
-    const difference = tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.model.predict(x) as tf.Tensor))).dataSync()[0];
+    const difference = tf.max(tf.abs(tf.sub(model.predict(x) as tf.Tensor, loaded.predict(x as tf.Tensor4D)))).dataSync()[0];
     assert.equal(difference, 0);
     assert.deepEqual(loaded.labels, ['a', 'b']);
     x.dispose();
-    loaded.model.dispose();
+    loaded.dispose();
     model.dispose();
   });
 
   it('refuses an export whose labels do not match the model outputs', async () => {
     const out = temporaryDir('export');
     const model = tinyModel();
-    const { dir } = await writeExport({ outDir: out, name: 'tiny', model, metadata, verify: async () => {} });
+    const { dir } = await writeExport({ outDir: out, name: 'tiny', writeModel: (dir) => saveModelToDir(model, dir), metadata, verify: async () => {} });
     fs.writeFileSync(path.join(dir, 'labels.txt'), 'a\nb\nc\n');
     await assert.rejects(loadExport(dir), /2 outputs but labels.txt lists 3 labels/);
     model.dispose();

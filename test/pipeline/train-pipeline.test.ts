@@ -49,7 +49,7 @@ describe('train pipeline on the embedded sample', () => {
     try {
       let compared = 0;
       let movingStatistics = 0;
-      for (const layer of exported.model.layers) {
+      for (const layer of (exported.model as tf.LayersModel).layers) {
         const original = base.network.kind === 'layers' ? base.network.model.layers.find((l) => l.name === layer.name) : undefined;
         if (!original) continue;
         const before = original.weights;
@@ -66,7 +66,7 @@ describe('train pipeline on the embedded sample', () => {
       assert.ok(compared > 100, `compared ${compared} weights`);
       assert.ok(movingStatistics > 50, `compared ${movingStatistics} moving statistics`);
     } finally {
-      exported.model.dispose();
+      exported.dispose();
       base.dispose();
     }
   });
