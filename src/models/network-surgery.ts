@@ -19,27 +19,46 @@ export function truncateAt(model: tf.LayersModel, layerName: string): tf.LayersM
 }
 
 /**
- * Applies the base's layers, in order, to a new symbolic input until layerName, so the
- * result can be wired into a larger model. The layers (and weights) are shared, not copied.
+ * Applies the base's layers that come after `from` (the base's input when absent), in order, to
+ * a new symbolic tensor standing for `from`'s output, until `until`. Layers and weights are
+ * shared, not copied, so the result can be wired into a larger model. The base's own graph is
+ * node 0 of each layer; replays add nodes, which is why layer.output is never used here.
  */
-export function replayUpTo(model: tf.LayersModel, input: tf.SymbolicTensor, layerName: string): tf.SymbolicTensor {
-  requireLayer(model, layerName);
-  if (model.inputs.length !== 1) throw new DataError(`The base model has ${model.inputs.length} inputs; expected exactly one image input.`);
-  const replaced = new Map<tf.SymbolicTensor, tf.SymbolicTensor>([[model.inputs[0], input]]);
-  for (const layer of model.layers) {
+export function replaySegment(model: tf.LayersModel, input: tf.SymbolicTensor, until: string, from?: string): tf.SymbolicTensor {
+  requireLayer(model, until);
+  let start: tf.SymbolicTensor;
+  let startIndex: number;
+  if (from === undefined) {
+    if (model.inputs.length !== 1) throw new DataError(`The base model has ${model.inputs.length} inputs; expected exactly one image input.`);
+    start = model.inputs[0];
+    startIndex = 0;
+  } else {
+    start = requireLayer(model, from).inboundNodes[0].outputTensors[0];
+    startIndex = model.layers.findIndex((layer) => layer.name === from) + 1;
+  }
+  const replaced = new Map<tf.SymbolicTensor, tf.SymbolicTensor>([[start, input]]);
+  for (const layer of model.layers.slice(startIndex)) {
     if (layer.getClassName() === 'InputLayer') continue;
     const node = layer.inboundNodes[0];
     const inputs = node.inputTensors.map((tensor) => {
       const mapped = replaced.get(tensor);
-      if (!mapped) throw new DataError(`Layer ${layer.name} reads a tensor produced after it; the base is not in topological order.`);
+      if (!mapped) {
+        throw new DataError(
+          `Layer ${layer.name} reads ${tensor.sourceLayer.name}, which lies before ${from ?? 'the input'}: the network cannot be cut there.`,
+        );
+      }
       return mapped;
     });
     const output = layer.apply(inputs.length === 1 ? inputs[0] : inputs) as tf.SymbolicTensor;
-    // The base's own graph is node 0; replays add nodes, so layer.output would be ambiguous.
     replaced.set(node.outputTensors[0], output);
-    if (layer.name === layerName) return output;
+    if (layer.name === until) return output;
   }
-  throw new DataError(`Layer ${layerName} was not reached while rebuilding the base.`);
+  throw new DataError(`Layer ${until} does not come after ${from ?? 'the input'} in the base.`);
+}
+
+/** Applies the base's layers to a new symbolic input until layerName (the frozen part). */
+export function replayUpTo(model: tf.LayersModel, input: tf.SymbolicTensor, layerName: string): tf.SymbolicTensor {
+  return replaySegment(model, input, layerName);
 }
 
 /** The last layer whose output is still a spatial feature map (rank 4): where the original classifier begins. */
@@ -47,4 +66,34 @@ export function lastFeatureMapLayer(model: tf.LayersModel): string {
   const layer = [...model.layers].reverse().find((l) => (l.outputShape as number[]).length === 4);
   if (!layer) throw new DataError(`The base model ${model.name} has no layer with a spatial (rank 4) output; expected an image network.`);
   return layer.name;
+}
+
+/** Numbered blocks of a Keras MobileNet-style base (block_1_*, block_2_*, ...), in order. */
+export function blockNumbers(model: tf.LayersModel): number[] {
+  const numbers = model.layers.map((layer) => /^block_(\d+)_/.exec(layer.name)).filter((m): m is RegExpExecArray => m !== null);
+  return [...new Set(numbers.map((m) => Number(m[1])))].sort((a, b) => a - b);
+}
+
+/**
+ * The freeze boundary below the top `count` blocks: the layer that feeds the first of them.
+ * Everything after it, up to the last feature map, is fine-tuned.
+ */
+export function boundaryBelowTopBlocks(model: tf.LayersModel, count: number): { boundary: string; firstBlock: number } {
+  const blocks = blockNumbers(model);
+  if (blocks.length === 0) {
+    throw new DataError(`The base model ${model.name} has no numbered blocks (block_<n>_*); fine-tuning top blocks needs a Keras MobileNet-style base.`);
+  }
+  if (!Number.isInteger(count) || count < 1 || count > blocks.length) {
+    throw new DataError(`Received ${count} top blocks to fine-tune. Expected an integer from 1 to ${blocks.length} for this base.`);
+  }
+  const firstBlock = blocks[blocks.length - count];
+  const firstLayer = model.layers.find((layer) => layer.name.startsWith(`block_${firstBlock}_`))!;
+  return { boundary: firstLayer.inboundNodes[0].inboundLayers[0].name, firstBlock };
+}
+
+/** A model of the base between `from` (exclusive) and `until`, taking `from`'s output as its input. */
+export function segmentBetween(model: tf.LayersModel, from: string, until: string): tf.LayersModel {
+  const shape = (requireLayer(model, from).inboundNodes[0].outputTensors[0].shape as number[]).slice(1);
+  const input = tf.input({ shape, name: `${from}_activation` });
+  return tf.model({ inputs: input, outputs: replaySegment(model, input, until, from), name: `${from}_to_${until}` });
 }

@@ -1,5 +1,11 @@
 import * as tf from '@tensorflow/tfjs';
 
+/** Whatever holds the weights being trained (a LayersModel, or several behind one face). */
+export interface WeightHolder {
+  getWeights(): tf.Tensor[];
+  setWeights(weights: tf.Tensor[]): void;
+}
+
 /**
  * Stops when the monitored loss has not improved for `patience` epochs and can put back the
  * weights of the best epoch (tfjs' own EarlyStopping cannot restore them).
@@ -11,7 +17,7 @@ export class EarlyStopping {
   bestEpoch = -1;
 
   constructor(
-    private readonly model: tf.LayersModel,
+    private readonly model: WeightHolder,
     readonly patience: number,
     readonly minDelta = 0,
   ) {}
