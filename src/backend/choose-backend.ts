@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors';
+import { registerTrainingKernels } from './training-kernels';
 
 export type BackendName = 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
 export type BackendPreference = BackendName | 'auto';
@@ -64,6 +65,8 @@ export async function chooseBackend(preference: BackendPreference): Promise<Back
           ? `fastest available: ${skipped.join('; ')}`
           : 'fastest available'
         : 'forced by configuration (backend)';
+    // Gradients through convolutions: registered where missing (wasm), replaced where slow (cpu).
+    if (name === 'wasm' || name === 'cpu') registerTrainingKernels(name);
     current = { name, tfjsBackend, reason };
     return current;
   }
