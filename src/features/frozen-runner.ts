@@ -1,40 +1,87 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
 import { buildFrozenPart } from '../models/frozen-part';
+import { forwardGraph, forwardLayers, type FrozenPartSpec } from './frozen-forward';
 
-/** Runs the frozen part in inference mode: raw RGB [0, 255] batches in, pooled feature vectors out. */
-export interface FrozenRunner {
+/**
+ * Runs the frozen part in inference mode: raw RGB [0, 255] batches in; pooled feature vectors
+ * (T = Tensor2D, the default) or the raw activation at the cut (pool: false, e.g. [N, 14, 14, 96]) out.
+ */
+export interface FrozenRunner<T extends tf.Tensor = tf.Tensor2D> {
   /** Layers (or graph) of the frozen part, when it is a LayersModel. */
   readonly model?: tf.LayersModel;
-  run(pixels: tf.Tensor4D): tf.Tensor2D;
+  /** True when run() returns pooled vectors [N, C]; false when it returns the activation at the cut. */
+  readonly pooled: boolean;
+  /** Shape of one image's output (no batch dimension), where known without running: [C] or [H, W, C]. */
+  readonly featureShape?: number[];
+  run(pixels: tf.Tensor4D): T;
+  /** The frozen part as plain data, for a worker thread to rebuild it with its own tfjs (frozen-worker.ts). */
+  spec(): Promise<FrozenPartSpec>;
   dispose(): void;
 }
 
-function pool(features: tf.Tensor): tf.Tensor2D {
-  if (features.rank === 4) return tf.mean(features, [1, 2]) as tf.Tensor2D;
-  if (features.rank === 2) return features as tf.Tensor2D;
-  return tf.reshape(features, [features.shape[0], -1]) as tf.Tensor2D;
+export interface FrozenRunnerOptions {
+  /** Global-average-pool rank-4 outputs into vectors (default true); false returns the activation at the cut. */
+  pool?: boolean;
 }
 
-export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number): FrozenRunner {
+function joinWeightData(data: ArrayBuffer | ArrayBuffer[] | undefined): ArrayBuffer {
+  if (data === undefined) return new ArrayBuffer(0);
+  if (!Array.isArray(data)) return data;
+  const joined = new Uint8Array(data.reduce((sum, part) => sum + part.byteLength, 0));
+  let offset = 0;
+  for (const part of data) {
+    joined.set(new Uint8Array(part), offset);
+    offset += part.byteLength;
+  }
+  return joined.buffer;
+}
+
+/** Serializes a LayersModel (topology + float32 weights, exactly as held in memory) without touching disk. */
+async function layersModelArtifacts(model: tf.LayersModel): Promise<{ modelTopology: object; weightSpecs: tf.io.WeightsManifestEntry[]; weightData: ArrayBuffer }> {
+  let saved: tf.io.ModelArtifacts | undefined;
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      saved = artifacts;
+      return { modelArtifactsInfo: { dateSaved: new Date(), modelTopologyType: 'JSON' } };
+    }),
+  );
+  if (!saved?.modelTopology || !saved.weightSpecs) throw new Error(`could not serialize the frozen part ${model.name}`);
+  return { modelTopology: saved.modelTopology as object, weightSpecs: saved.weightSpecs, weightData: joinWeightData(saved.weightData as ArrayBuffer | ArrayBuffer[]) };
+}
+
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: { pool?: true }): FrozenRunner<tf.Tensor2D>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: { pool: false }): FrozenRunner<tf.Tensor>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: FrozenRunnerOptions): FrozenRunner<tf.Tensor>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: FrozenRunnerOptions = {}): FrozenRunner<tf.Tensor> {
+  const pool = options.pool ?? true;
   if (base.network.kind === 'layers') {
     const model = buildFrozenPart(base, cutLayer, imageSize);
+    const outputShape = (model.outputs[0].shape as (number | null)[]).slice(1);
+    const known = outputShape.every((d): d is number => typeof d === 'number');
+    const featureShape = !known ? undefined : !pool ? outputShape : outputShape.length === 3 ? [outputShape[2]] : [outputShape.reduce((a, b) => a * b, 1)];
     return {
       model,
-      run: (pixels) => tf.tidy(() => pool(model.predict(pixels) as tf.Tensor)),
+      pooled: pool,
+      featureShape: featureShape as number[] | undefined,
+      run: (pixels) => forwardLayers(model, pixels, pool),
+      spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool }),
       // The frozen part shares its layers with the base; the base owns (and disposes) the weights.
       dispose: () => undefined,
     };
   }
-  const { model, outputNode } = base.network;
-  const [low, high] = base.inputRange;
+  const { model, outputNode, files } = base.network;
+  const inputRange: [number, number] = [base.inputRange[0], base.inputRange[1]];
   return {
-    run: (pixels) =>
-      tf.tidy(() => {
-        const scaled = tf.add(tf.mul(pixels, (high - low) / 255), low);
-        const output = (outputNode ? model.execute(scaled, outputNode) : model.predict(scaled)) as tf.Tensor;
-        return pool(output);
-      }),
+    pooled: pool,
+    run: (pixels) => forwardGraph(model, outputNode, inputRange, pixels, pool),
+    spec: async () => ({
+      kind: 'graph',
+      files: { modelJson: files.modelJson, weightSpecs: files.weightSpecs, weightData: files.weightData },
+      outputNode,
+      inputRange,
+      pool,
+    }),
     dispose: () => undefined,
   };
 }
