@@ -50,6 +50,13 @@ export const configSchema = {
       env: 'FINETUNE_PREPROCESS_CONCURRENCY',
       arg: 'decode-concurrency',
     },
+    extractWorkers: {
+      doc: "Worker threads running the frozen part's forward pass (each its own tfjs backend and copy of the frozen part, ~200 MB each at 224); 0 = one per core, at most 4; 1 = in the main thread. Only the wasm and cpu backends use them.",
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_PREPROCESS_EXTRACT_WORKERS',
+      arg: 'extract-workers',
+    },
     maxInputPixels: {
       doc: 'Largest image (width x height) decoded; bigger ones are refused as possible decompression bombs.',
       format: 'positive-integer',
@@ -109,6 +116,20 @@ export const configSchema = {
       default: 100,
       env: 'FINETUNE_POLICY_LARGE_MIN_IMAGES_PER_CLASS',
       arg: 'large-min-images-per-class',
+    },
+    topBlocks: {
+      doc: 'Blocks of the base fine-tuned by the top policy (counted from the top).',
+      format: 'positive-integer',
+      default: 4,
+      env: 'FINETUNE_POLICY_TOP_BLOCKS',
+      arg: 'top-blocks',
+    },
+    deepBlocks: {
+      doc: 'Blocks of the base fine-tuned by the deep policy (counted from the top).',
+      format: 'positive-integer',
+      default: 8,
+      env: 'FINETUNE_POLICY_DEEP_BLOCKS',
+      arg: 'deep-blocks',
     },
     cutLayer: {
       doc: "Layer whose output the head reads under the intermediate policy; empty means the base's recommended layer.",
@@ -175,6 +196,34 @@ export const configSchema = {
       env: 'FINETUNE_TRAIN_INITIALIZER',
       arg: 'initializer',
     },
+    fineTuneEpochs: {
+      doc: 'Most epochs of the second phase of top/deep policies, when the unfrozen blocks learn with the head.',
+      format: 'positive-integer',
+      default: 10,
+      env: 'FINETUNE_TRAIN_FINE_TUNE_EPOCHS',
+      arg: 'fine-tune-epochs',
+    },
+    fineTuneLearningRate: {
+      doc: "Head's initial learning rate in the fine-tuning phase (the blocks get it times baseRateMultiplier).",
+      format: 'positive-number',
+      default: 0.001,
+      env: 'FINETUNE_TRAIN_FINE_TUNE_LEARNING_RATE',
+      arg: 'fine-tune-learning-rate',
+    },
+    baseRateMultiplier: {
+      doc: 'Learning rate of fine-tuned base layers relative to the head (pretrained layers learn slower).',
+      format: 'fraction-up-to-one',
+      default: 0.1,
+      env: 'FINETUNE_TRAIN_BASE_RATE_MULTIPLIER',
+      arg: 'base-rate-multiplier',
+    },
+    trainBatchNorm: {
+      doc: 'Let batch norm in fine-tuned blocks use batch statistics and update its moving averages (Keras keeps them in inference mode).',
+      format: Boolean,
+      default: false,
+      env: 'FINETUNE_TRAIN_TRAIN_BATCH_NORM',
+      arg: 'train-batch-norm',
+    },
     seed: {
       doc: 'Seed for the split-independent randomness (initialization, shuffling, dropout): same seed, same model.',
       format: 'non-negative-integer',
@@ -207,12 +256,14 @@ export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symb
 export type ConfigShape = {
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
   data: { validationFraction: number; minImagesPerClass: number };
-  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; maxInputPixels: number };
+  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
   base: { id: string; cacheDir: string; hubUrl: string; downloadTimeoutSeconds: number };
   policy: {
     name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
     largeMinImages: number;
     largeMinImagesPerClass: number;
+    topBlocks: number;
+    deepBlocks: number;
     cutLayer: string;
   };
   train: {
@@ -224,6 +275,10 @@ export type ConfigShape = {
     dropout: number;
     hiddenUnits: number;
     initializer: 'glorotNormal' | 'truncatedNormal';
+    fineTuneEpochs: number;
+    fineTuneLearningRate: number;
+    baseRateMultiplier: number;
+    trainBatchNorm: boolean;
     seed: number;
   };
   export: { out: string; name: string };

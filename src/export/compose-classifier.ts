@@ -1,11 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
+import { replaySegment } from '../models/network-surgery';
 
 /**
- * One model from raw RGB [0, 255] to probabilities: the frozen part, global average pooling,
- * then the head's layers. Layers are shared with the inputs, not copied.
+ * One model from raw RGB [0, 255] to probabilities: the frozen part, the fine-tuned top of the
+ * base when there is one, global average pooling, then the head's layers. Layers are shared
+ * with their owners, not copied, so the export holds exactly the trained weights.
  */
-export function composeClassifier(frozenPart: tf.LayersModel, head: tf.Sequential): tf.LayersModel {
-  let x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(frozenPart.outputs[0]) as tf.SymbolicTensor;
+export function composeClassifier(
+  frozenPart: tf.LayersModel,
+  head: tf.Sequential,
+  top?: { base: tf.LayersModel; from: string; until: string },
+): tf.LayersModel {
+  let x = frozenPart.outputs[0];
+  if (top) x = replaySegment(top.base, x, top.until, top.from);
+  x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(x) as tf.SymbolicTensor;
   for (const layer of head.layers) x = layer.apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: frozenPart.inputs, outputs: x, name: 'finetune_classifier' });
 }

@@ -19,7 +19,8 @@ export interface ExportMetadata {
   base: { id: string; source: string; sha256: string; inputRange: [number, number] };
   plan: Plan;
   metrics: { val: { accuracy: number; loss: number; n: number }; test?: { accuracy: number; loss: number; n: number } };
-  training: { epochs: number; bestEpoch: number; schedule: Record<string, unknown>; history: unknown[] };
+  /** One entry per phase (head; then fine-tune for top/deep): schedule, per-epoch history, best epoch. */
+  training: { phases: { name: string; schedule: Record<string, unknown>; history: unknown[]; bestEpoch: number; imagesPerSecond: number }[] };
   backend: { name: string; reason: string };
   config: unknown;
   versions: Record<string, string>;

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { FrozenRunner } from '../features/frozen-runner';
 import type { BaseModel } from '../models/base-model';
+import type { Plan } from '../policy/plan';
 import { saveModelToDir } from '../models/model-files';
 import { composeClassifier } from './compose-classifier';
 import { composeGraphClassifier, GRAPH_CLASSIFIER_SHARD } from './compose-graph-classifier';
@@ -19,9 +20,10 @@ export interface ExportableClassifier {
  * A LayersModel base gives one LayersModel (frozen part, pooling, head). A GraphModel base, which
  * tfjs cannot mix with layers, gives one GraphModel composed by graph surgery.
  */
-export function exportableClassifier(base: BaseModel, runner: FrozenRunner, head: tf.Sequential): ExportableClassifier {
+export function exportableClassifier(base: BaseModel, runner: FrozenRunner<tf.Tensor>, head: tf.Sequential, plan: Plan): ExportableClassifier {
   if (base.network.kind === 'layers') {
-    const model = composeClassifier(runner.model!, head);
+    const top = plan.fineTune ? { base: base.network.model, from: plan.cutLayer, until: plan.fineTune.until } : undefined;
+    const model = composeClassifier(runner.model!, head, top);
     return {
       format: 'layers-model',
       predict: (pixels) => model.predict(pixels) as tf.Tensor2D,

@@ -91,9 +91,12 @@ export function boundaryBelowTopBlocks(model: tf.LayersModel, count: number): { 
   return { boundary: firstLayer.inboundNodes[0].inboundLayers[0].name, firstBlock };
 }
 
-/** A model of the base between `from` (exclusive) and `until`, taking `from`'s output as its input. */
-export function segmentBetween(model: tf.LayersModel, from: string, until: string): tf.LayersModel {
-  const shape = (requireLayer(model, from).inboundNodes[0].outputTensors[0].shape as number[]).slice(1);
+/**
+ * A model of the base between `from` (exclusive) and `until`, taking `from`'s output as its input.
+ * `inputShape` (without batch) overrides the base's own when images are resized differently.
+ */
+export function segmentBetween(model: tf.LayersModel, from: string, until: string, inputShape?: number[]): tf.LayersModel {
+  const shape = inputShape ?? (requireLayer(model, from).inboundNodes[0].outputTensors[0].shape as number[]).slice(1);
   const input = tf.input({ shape, name: `${from}_activation` });
   return tf.model({ inputs: input, outputs: replaySegment(model, input, until, from), name: `${from}_to_${until}` });
 }

@@ -60,9 +60,18 @@ export class RunPreparation {
       const preprocessing = this.decoder.describe(decode);
 
       // The cut layer depends only on the policy and the base, so cached features can vouch for files before the data are read.
-      const boundary = chooseFreezeBoundary({ base, requestedPolicy: config.policy.name, cutLayer: config.policy.cutLayer });
+      const boundaryInputs = {
+        base,
+        requestedPolicy: config.policy.name,
+        cutLayer: config.policy.cutLayer,
+        topBlocks: config.policy.topBlocks,
+        deepBlocks: config.policy.deepBlocks,
+        headLayers: headLayerNames(config.train.hiddenUnits),
+      };
+      const boundary = chooseFreezeBoundary(boundaryInputs);
       if (base.network.kind === 'layers') requireLayer(base.network.model, boundary.cutLayer);
-      const keyParts = { baseSha256: base.sha256, cutLayer: boundary.cutLayer, preprocessing };
+      // Fine-tuning caches the activation map at the boundary; a head alone needs only its pooled vector.
+      const keyParts = { baseSha256: base.sha256, cutLayer: boundary.fineTune ? `${boundary.cutLayer}@activation` : boundary.cutLayer, preprocessing };
 
       started = Date.now();
       logger.info(`checking images in ${path.resolve(dataDir)}`);
@@ -84,13 +93,10 @@ export class RunPreparation {
         logger.warn(`no validation image for ${unmeasured.join(', ')}: add images or raise data.validationFraction to measure ${unmeasured.length > 1 ? 'them' : 'it'}`);
       }
       const plan = makePlan({
-        base,
-        requestedPolicy: config.policy.name,
-        cutLayer: config.policy.cutLayer,
+        ...boundaryInputs,
         perClass: countByLabel(dataset.train, dataset.labels),
         largeMinImages: config.policy.largeMinImages,
         largeMinImagesPerClass: config.policy.largeMinImagesPerClass,
-        headLayers: headLayerNames(config.train.hiddenUnits),
       });
       return { backend, base, dataset, plan, decode, keyParts, timings };
     } catch (error) {

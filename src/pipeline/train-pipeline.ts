@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { inject, injectable } from 'inversify';
 import fs from 'node:fs/promises';
+import os from 'node:os';
 import path from 'node:path';
 import sharp from 'sharp';
 import { FinetuneConfig } from '../config/schema';
@@ -18,10 +19,9 @@ import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
 import type { Plan } from '../policy/plan';
 import { ImageDecoder } from '../preprocess/image-decoder';
-import { buildHead } from '../train/head';
-import { ExponentialDecay } from '../train/learning-rate-schedule';
-import { evaluateHead, trainHead, type LabelledFeatures } from '../train/train-head';
+import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
+import { trainClassifier, type TrainedClassifier } from './train-classifier';
 
 export interface TrainResult {
   exportDir: string;
@@ -58,34 +58,40 @@ export class TrainPipeline {
     const prepared = await this.preparation.prepare(dataDir);
     const { base, dataset, plan, decode, keyParts, backend } = prepared;
     const timings = { ...prepared.timings };
-    logger.info(`plan: ${plan.policy}, head on ${plan.cutLayer}`);
-    const runner = createFrozenRunner(base, plan.cutLayer, decode.size);
-    let trainedHead: tf.Sequential | undefined;
+    logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
+    const runner = plan.fineTune
+      ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false })
+      : createFrozenRunner(base, plan.cutLayer, decode.size);
+    let trained: TrainedClassifier | undefined;
     const tensors: tf.Tensor[] = [];
     try {
       let started = Date.now();
       let computed = 0;
-      const extract = async (records: ImageRecord[]): Promise<LabelledFeatures> => {
-        const result = await extractFeatures(runner, records, {
-          decoder: this.decoder,
-          decode,
-          concurrency: config.preprocess.concurrency,
-          batchSize: config.train.batchSize,
-          cache: this.cache,
-          keyParts,
-          logger,
-        });
-        const width = result.features[0]?.length ?? 0;
-        const flat = new Float32Array(records.length * width);
-        result.features.forEach((f, i) => flat.set(f, i * width));
-        const x = tf.tensor2d(flat, [records.length, width]);
+      // One extraction for every split, so workers start once.
+      const records = [...dataset.train, ...dataset.val, ...dataset.test];
+      const extracted = await extractFeatures(runner, records, {
+        decoder: this.decoder,
+        decode,
+        concurrency: config.preprocess.concurrency,
+        batchSize: config.train.batchSize,
+        cache: this.cache,
+        keyParts,
+        logger,
+        workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
+      });
+      computed = extracted.computed;
+      const featureShape = extracted.featureShape ?? runner.featureShape ?? [extracted.features[0]?.length ?? 0];
+      let offset = 0;
+      const split = (part: ImageRecord[]): LabelledData | undefined => {
+        if (part.length === 0) return undefined;
+        const x = stackFeatures(extracted.features.slice(offset, offset + part.length), featureShape);
+        offset += part.length;
         tensors.push(x);
-        computed += result.computed;
-        return { x, labels: records.map((r) => dataset.labels.indexOf(r.label)) };
+        return { x, labels: part.map((r) => dataset.labels.indexOf(r.label)) };
       };
-      const train = await extract(dataset.train);
-      const val = dataset.val.length ? await extract(dataset.val) : undefined;
-      const test = dataset.test.length ? await extract(dataset.test) : undefined;
+      const train = split(dataset.train)!;
+      const val = split(dataset.val);
+      const test = split(dataset.test);
       timings.extract_s = seconds(started);
       timings.extract_img_per_s = computed / Math.max(timings.extract_s, 1e-9);
       const fromCache = dataset.train.length + dataset.val.length + dataset.test.length - computed;
@@ -93,40 +99,27 @@ export class TrainPipeline {
 
       started = Date.now();
       const numClasses = dataset.labels.length;
-      trainedHead = buildHead({
-        numFeatures: train.x.shape[1],
+      trained = await trainClassifier({
+        plan,
+        baseModel: base.network.kind === 'layers' ? base.network.model : undefined,
+        train,
+        val,
         numClasses,
-        dropout: config.train.dropout,
-        hiddenUnits: config.train.hiddenUnits,
-        initializer: config.train.initializer,
-        seed: config.train.seed,
-      });
-      const schedule = new ExponentialDecay(config.train.learningRate, config.train.decayRate);
-      const training = await trainHead(trainedHead, train, val, numClasses, {
-        epochs: config.train.epochs,
-        batchSize: config.train.batchSize,
-        schedule,
-        patience: config.train.patience,
-        seed: config.train.seed,
-        onEpoch: (log) =>
-          logger.info(
-            `epoch ${log.epoch + 1}/${config.train.epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
-              (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : ''),
-          ),
+        config,
+        logger,
       });
       timings.train_s = seconds(started);
-      timings.train_img_per_s = (training.history.length * dataset.train.length) / Math.max(timings.train_s, 1e-9);
+      timings.train_img_per_s = trained.phases.at(-1)!.imagesPerSecond;
 
-      const headForScoring = trainedHead;
-      const score = (data: LabelledFeatures | undefined) =>
-        data ? { ...evaluateHead(headForScoring, data, numClasses), n: data.labels.length } : undefined;
-      const valScore = score(val) ?? { ...evaluateHead(headForScoring, train, numClasses), n: 0 };
+      const scorer = trained;
+      const score = (data: LabelledData | undefined) => (data ? { ...scorer.score(data), n: data.labels.length } : undefined);
+      const valScore = score(val) ?? { ...trained.score(train), n: 0 };
       const testScore = score(test);
       const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
-      logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)} (best epoch ${training.bestEpoch + 1})`);
+      logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
 
       started = Date.now();
-      const classifier = exportableClassifier(base, runner, trainedHead);
+      const classifier = exportableClassifier(base, runner, trained.head, plan);
       const name = config.export.name || path.basename(path.resolve(dataDir));
       const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
       const exported = await writeExport({
@@ -148,7 +141,7 @@ export class TrainPipeline {
           base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
           plan,
           metrics,
-          training: { epochs: training.history.length, bestEpoch: training.bestEpoch, schedule: schedule.toConfig(), history: training.history },
+          training: { phases: trained.phases },
           backend: { name: backend.name, reason: backend.reason },
           config: resolvedConfig ?? config,
           versions: await versions(),
@@ -172,7 +165,7 @@ export class TrainPipeline {
       };
     } finally {
       tensors.forEach((t) => t.dispose());
-      if (trainedHead) releaseWeights(trainedHead);
+      if (trained) releaseWeights(trained.head);
       base.dispose();
       runner.dispose();
     }
@@ -198,6 +191,14 @@ export class TrainPipeline {
       reloaded.dispose();
     }
   }
+}
+
+/** One tensor [N, ...shape] from per-image feature vectors or flattened activations. */
+function stackFeatures(features: Float32Array[], shape: number[]): tf.Tensor {
+  const width = shape.reduce((a, b) => a * b, 1);
+  const flat = new Float32Array(features.length * width);
+  features.forEach((f, i) => flat.set(f, i * width));
+  return tf.tensor(flat, [features.length, ...shape]);
 }
 
 async function versions(): Promise<Record<string, string>> {

@@ -1,5 +1,6 @@
-import { UsageError } from '../errors';
+import type * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
+import { boundaryBelowTopBlocks } from '../models/network-surgery';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
 
@@ -10,9 +11,11 @@ export interface Plan {
   datasetSize: { category: 'small' | 'large'; total: number; perClass: Record<string, number>; smallestClass: number };
   similarity: { category: 'similar' | 'different' | 'not-measured'; scores: { layer: string; score: number }[] };
   quadrant: string;
-  /** Layer whose output the head reads: the freeze boundary. */
+  /** Layer whose output is cached: the freeze boundary. Everything up to it is frozen. */
   cutLayer: string;
-  /** Layers that learn; everything before the cut is frozen. */
+  /** When blocks above the boundary are fine-tuned: the last layer they run to. */
+  fineTune?: { until: string; blocks: number };
+  /** Layers that learn. */
   trainableLayers: string[];
   reasons: string[];
 }
@@ -22,6 +25,9 @@ export interface PlanInputs {
   requestedPolicy: PolicyName;
   /** Cut layer forced by configuration (empty for the base's recommendation). */
   cutLayer: string;
+  /** Blocks fine-tuned by the top and deep policies. */
+  topBlocks: number;
+  deepBlocks: number;
   perClass: Record<string, number>;
   /** A dataset is large when it has at least this many training images... */
   largeMinImages: number;
@@ -31,28 +37,57 @@ export interface PlanInputs {
 }
 
 export interface FreezeBoundary {
-  policy: 'head' | 'intermediate';
+  policy: Exclude<PolicyName, 'auto'>;
   cutLayer: string;
+  fineTune?: { until: string; blocks: number };
+  trainableLayers: string[];
   reasons: string[];
+}
+
+type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers'>;
+
+function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: string): string[] {
+  const start = model.layers.findIndex((layer) => layer.name === boundary) + 1;
+  const end = model.layers.findIndex((layer) => layer.name === until);
+  return model.layers.slice(start, end + 1).filter((layer) => layer.trainableWeights.length > 0).map((layer) => layer.name);
 }
 
 /**
  * Picks the freeze boundary. Until similarity is measured (the 2x2 matrix), auto keeps the
  * whole base frozen and cuts where the base is known to transfer best.
  */
-export function chooseFreezeBoundary(inputs: Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer'>): FreezeBoundary {
+export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   const { base } = inputs;
   const reasons: string[] = [];
-  if (inputs.requestedPolicy === 'top' || inputs.requestedPolicy === 'deep') {
-    throw new PolicyUnavailable(inputs.requestedPolicy);
-  }
-  let policy: 'head' | 'intermediate';
+  let policy: Exclude<PolicyName, 'auto'>;
   if (inputs.requestedPolicy === 'auto') {
     policy = base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head';
-    reasons.push('Fine-tuning convolution blocks is not available yet, so every layer of the base stays frozen and only the head learns.');
+    reasons.push('Similarity is not measured yet, so auto keeps the base frozen and trains a head on the features that transfer best.');
   } else {
     policy = inputs.requestedPolicy;
     reasons.push(`The policy ${policy} was forced by configuration.`);
+  }
+  if ((policy === 'top' || policy === 'deep') && base.network.kind === 'graph') {
+    reasons.push(`The base is a GraphModel, which tfjs cannot train, so ${policy} becomes head: every plan is limited to frozen features.`);
+    policy = 'head';
+  }
+
+  if (policy === 'top' || policy === 'deep') {
+    const model = (base.network as { model: tf.LayersModel }).model;
+    const blocks = policy === 'top' ? inputs.topBlocks : inputs.deepBlocks;
+    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks);
+    const until = base.lastFeatureLayer;
+    reasons.push(
+      `The top ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
+        `on activations of ${boundary} cached once per image; everything up to ${boundary} stays frozen in inference mode.`,
+    );
+    return {
+      policy,
+      cutLayer: boundary,
+      fineTune: { until, blocks },
+      trainableLayers: [...layersWithWeightsAfter(model, boundary, until), ...inputs.headLayers],
+      reasons,
+    };
   }
 
   let cutLayer: string;
@@ -69,10 +104,10 @@ export function chooseFreezeBoundary(inputs: Pick<PlanInputs, 'base' | 'requeste
     cutLayer = base.lastFeatureLayer;
     reasons.push(`The base names no better intermediate layer, so the head reads its last feature map (${cutLayer}).`);
   }
-  if (base.network.kind === 'graph') {
+  if (base.network.kind === 'graph' && !reasons.some((r) => r.includes('GraphModel'))) {
     reasons.push('The base is a GraphModel, which tfjs cannot train: every plan is limited to frozen features.');
   }
-  return { policy, cutLayer, reasons };
+  return { policy, cutLayer, trainableLayers: inputs.headLayers, reasons };
 }
 
 /** The plan: dataset size against the thresholds, and the freeze boundary. */
@@ -89,20 +124,12 @@ export function makePlan(inputs: PlanInputs): Plan {
     similarity: { category: 'not-measured', scores: [] },
     quadrant: `${category} dataset, similarity not measured`,
     cutLayer: boundary.cutLayer,
-    trainableLayers: inputs.headLayers,
+    ...(boundary.fineTune ? { fineTune: boundary.fineTune } : {}),
+    trainableLayers: boundary.trainableLayers,
     reasons: [
       `The dataset is ${category}: ${total} training images, the smallest class has ${smallestClass} ` +
         `(large means at least ${inputs.largeMinImages} images and ${inputs.largeMinImagesPerClass} per class).`,
       ...boundary.reasons,
     ],
   };
-}
-
-export class PolicyUnavailable extends UsageError {
-  constructor(policy: string) {
-    super(
-      `Received --policy ${policy}. Fine-tuning convolution blocks (top, deep) is not available yet. ` +
-        'Expected auto, head or intermediate.',
-    );
-  }
 }

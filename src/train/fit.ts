@@ -112,20 +112,36 @@ export async function fit(
       const learningRate = options.schedule.rateAt(epoch);
       optimizers.forEach((optimizer, g) => ((optimizer as unknown as MutableRate).learningRate = learningRate * network.groups[g].rateMultiplier));
       const order = shuffledIndices(train.labels.length, random);
+      // Training loss and accuracy are running means over the epoch's batches (with dropout), as Keras
+      // reports them: a second pass over the training set would cost a third of the epoch again.
+      let lossSum = 0;
+      let correct = 0;
       for (let start = 0; start < order.length; start += options.batchSize) {
-        tf.tidy(() => {
-          const indices = tf.tensor1d(order.slice(start, start + options.batchSize), 'int32');
+        const batch = order.slice(start, start + options.batchSize);
+        const [loss, hits] = tf.tidy(() => {
+          const indices = tf.tensor1d(batch, 'int32');
           const x = tf.gather(train.x, indices);
-          const y = tf.oneHot(tf.gather(trainLabels, indices), numClasses) as tf.Tensor2D;
-          const { grads } = tf.variableGrads(() => crossEntropy(network.forwardTraining(x, random), y), variables);
+          const labels = tf.gather(trainLabels, indices);
+          const y = tf.oneHot(labels, numClasses) as tf.Tensor2D;
+          let batchHits: tf.Tensor | undefined;
+          const { value, grads } = tf.variableGrads(() => {
+            const probabilities = network.forwardTraining(x, random);
+            batchHits = tf.keep(tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')));
+            return crossEntropy(probabilities, y);
+          }, variables);
           network.groups.forEach((group, g) => {
             const groupGrads = group.variables.map((v) => ({ name: v.name, tensor: grads[v.name] }));
             optimizers[g].applyGradients(groupGrads);
           });
+          const result = [value.dataSync()[0] * batch.length, batchHits!.dataSync()[0]];
+          batchHits!.dispose();
+          return result;
         });
+        lossSum += loss;
+        correct += hits;
         await new Promise((resolve) => setImmediate(resolve));
       }
-      const trainMetrics = evaluateNetwork(network.predict, train, numClasses, options.evaluationBatchSize);
+      const trainMetrics = { loss: lossSum / train.labels.length, accuracy: correct / train.labels.length };
       const valMetrics = val && val.labels.length > 0 ? evaluateNetwork(network.predict, val, numClasses, options.evaluationBatchSize) : undefined;
       const log: EpochLog = {
         epoch,

@@ -1,0 +1,119 @@
+import * as tf from '@tensorflow/tfjs';
+import type { FinetuneConfig } from '../config/schema';
+import type { Logger } from '../logger';
+import { segmentBetween } from '../models/network-surgery';
+import type { Plan } from '../policy/plan';
+import { fineTuneNetwork } from '../train/fine-tune';
+import { evaluateNetwork, fit, type EpochLog, type LabelledData } from '../train/fit';
+import { buildHead } from '../train/head';
+import { ExponentialDecay } from '../train/learning-rate-schedule';
+import { trainHead } from '../train/train-head';
+
+export interface TrainingPhase {
+  name: 'head' | 'fine-tune';
+  schedule: Record<string, unknown>;
+  history: EpochLog[];
+  bestEpoch: number;
+  /** Training examples seen per second over the phase's epochs. */
+  imagesPerSecond: number;
+}
+
+export interface TrainedClassifier {
+  head: tf.Sequential;
+  /** The fine-tuned top of the base (shares its layers), when the plan fine-tunes. */
+  segment?: tf.LayersModel;
+  phases: TrainingPhase[];
+  /** Loss and accuracy of the whole trained network on cached inputs. */
+  score(data: LabelledData): { loss: number; accuracy: number };
+}
+
+const poolingBatch = 64;
+
+/** Pooled outputs of the (frozen) segment, computed in batches so activations never pile up. */
+function pooledThrough(segment: tf.LayersModel, data: LabelledData): LabelledData & { x: tf.Tensor2D } {
+  const parts: tf.Tensor[] = [];
+  for (let start = 0; start < data.labels.length; start += poolingBatch) {
+    const size = Math.min(poolingBatch, data.labels.length - start);
+    parts.push(tf.tidy(() => tf.mean(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, [1, 2])));
+  }
+  const x = tf.concat(parts) as tf.Tensor2D;
+  parts.forEach((t) => t.dispose());
+  return { x, labels: data.labels };
+}
+
+function phaseOf(name: TrainingPhase['name'], schedule: ExponentialDecay, result: { history: EpochLog[]; bestEpoch: number }, examples: number): TrainingPhase {
+  const seconds = result.history.reduce((sum, log) => sum + log.seconds, 0);
+  return {
+    name,
+    schedule: schedule.toConfig(),
+    history: result.history,
+    bestEpoch: result.bestEpoch,
+    imagesPerSecond: (examples * result.history.length) / Math.max(seconds, 1e-9),
+  };
+}
+
+/**
+ * Head only (frozen base), or LP-FT: first the head on the frozen segment's pooled output, then
+ * the segment and the head together, the segment at a lower rate, batch norm in inference mode.
+ */
+export async function trainClassifier(args: {
+  plan: Plan;
+  baseModel?: tf.LayersModel;
+  train: LabelledData;
+  val?: LabelledData;
+  numClasses: number;
+  config: FinetuneConfig;
+  logger: Logger;
+}): Promise<TrainedClassifier> {
+  const { plan, config, logger, numClasses } = args;
+  const logEpoch = (phase: string, epochs: number) => (log: EpochLog) =>
+    logger.info(
+      `${phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
+        (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : '') +
+        ` (${log.seconds.toFixed(1)} s)`,
+    );
+  const fitOptions = { batchSize: config.train.batchSize, patience: config.train.patience, seed: config.train.seed };
+
+  const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
+  const headInput = segment ? pooledThrough(segment, args.train) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  const head = buildHead({
+    numFeatures: headInput.x.shape[1],
+    numClasses,
+    dropout: config.train.dropout,
+    hiddenUnits: config.train.hiddenUnits,
+    initializer: config.train.initializer,
+    seed: config.train.seed,
+  });
+  const phases: TrainingPhase[] = [];
+  try {
+    const headSchedule = new ExponentialDecay(config.train.learningRate, config.train.decayRate);
+    const headResult = await trainHead(head, headInput, headVal, numClasses, {
+      ...fitOptions,
+      epochs: config.train.epochs,
+      schedule: headSchedule,
+      onEpoch: logEpoch(segment ? 'head' : 'epoch', config.train.epochs),
+    });
+    phases.push(phaseOf('head', headSchedule, headResult, args.train.labels.length));
+  } finally {
+    if (segment) {
+      headInput.x.dispose();
+      headVal?.x.dispose();
+    }
+  }
+  if (!segment) {
+    return { head, phases, score: (data) => evaluateNetwork((x) => head.predict(x) as tf.Tensor2D, data, numClasses) };
+  }
+
+  const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
+  const fineTuneSchedule = new ExponentialDecay(config.train.fineTuneLearningRate, config.train.decayRate);
+  const fineTuneResult = await fit(network, args.train, args.val, numClasses, {
+    ...fitOptions,
+    epochs: config.train.fineTuneEpochs,
+    schedule: fineTuneSchedule,
+    evaluationBatchSize: poolingBatch,
+    onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
+  });
+  phases.push(phaseOf('fine-tune', fineTuneSchedule, fineTuneResult, args.train.labels.length));
+  return { head, segment, phases, score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch) };
+}

@@ -1,0 +1,61 @@
+import 'reflect-metadata';
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { describe, it } from 'node:test';
+import { loadExport } from '../../src/export/load-export';
+import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
+import { TrainPipeline } from '../../src/pipeline/train-pipeline';
+import { testConfig, testContainer } from '../helpers/pipeline';
+import { copySample } from '../helpers/sample-data';
+
+function bits(weight: tf.LayerVariable): Buffer {
+  return Buffer.from((weight.read().dataSync() as Float32Array).buffer);
+}
+
+describe('train --policy top', () => {
+  it('fine-tunes the top blocks in inference-mode batch norm and leaves everything below the boundary untouched', async () => {
+    const data = copySample({ classes: 2, perClass: 10 });
+    // A small input keeps the test quick; the boundary activation is then 6x6x96.
+    const config = testConfig({ policy: 'top', 'top-blocks': '2', 'image-size': '96', epochs: '3', 'fine-tune-epochs': '2', name: 'top' });
+    const result = await testContainer(config).get(TrainPipeline).run(data);
+    assert.equal(result.plan.policy, 'top');
+    assert.equal(result.plan.cutLayer, 'block_14_add');
+    const metadata = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'metadata.json'), 'utf8'));
+    assert.deepEqual(metadata.training.phases.map((p: { name: string }) => p.name), ['head', 'fine-tune']);
+    assert.ok(result.timings.train_img_per_s > 0);
+
+    const base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
+    const exported = await loadExport(result.exportDir);
+    try {
+      const original = new Map((base.network as { model: tf.LayersModel }).model.weights.map((w) => [w.originalName, w]));
+      const trainable = new Set(result.plan.trainableLayers);
+      let frozenCompared = 0;
+      let movingCompared = 0;
+      let changed = 0;
+      for (const layer of (exported.model as tf.LayersModel).layers) {
+        for (const weight of layer.weights) {
+          const before = original.get(weight.originalName);
+          if (!before) continue;
+          const same = bits(before).equals(bits(weight));
+          if (/moving_(mean|variance)/.test(weight.originalName)) {
+            assert.ok(same, `${weight.originalName}: batch norm statistics must not move`);
+            movingCompared += 1;
+          } else if (trainable.has(layer.name)) {
+            if (!same) changed += 1;
+          } else {
+            assert.ok(same, `${weight.originalName} is frozen but changed`);
+            frozenCompared += 1;
+          }
+        }
+      }
+      assert.ok(frozenCompared > 100, `${frozenCompared} frozen weights compared`);
+      assert.ok(movingCompared > 50, `${movingCompared} moving statistics compared`);
+      assert.ok(changed > 5, `${changed} fine-tuned weights changed`);
+    } finally {
+      exported.dispose();
+      base.dispose();
+    }
+  });
+});

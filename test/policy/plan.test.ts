@@ -1,0 +1,82 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { BaseModel } from '../../src/models/base-model';
+import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
+import { makePlan, type PlanInputs } from '../../src/policy/plan';
+
+describe('makePlan', () => {
+  let base: BaseModel;
+  const inputs = (overrides: Partial<PlanInputs> = {}): PlanInputs => ({
+    base,
+    requestedPolicy: 'auto',
+    cutLayer: '',
+    topBlocks: 4,
+    deepBlocks: 8,
+    perClass: { cats: 40, dogs: 30 },
+    largeMinImages: 2000,
+    largeMinImagesPerClass: 100,
+    headLayers: ['head_probabilities'],
+    ...overrides,
+  });
+
+  before(async () => {
+    await tf.setBackend('wasm');
+    base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
+  });
+  after(() => base.dispose());
+
+  it('calls a dataset large only when both the total and the smallest class reach their thresholds', () => {
+    assert.equal(makePlan(inputs()).datasetSize.category, 'small');
+    assert.equal(makePlan(inputs({ perClass: { a: 2500, b: 2500 } })).datasetSize.category, 'large');
+    assert.equal(makePlan(inputs({ perClass: { a: 4950, b: 50 } })).datasetSize.category, 'small', 'one tiny class keeps it small');
+    assert.equal(makePlan(inputs({ perClass: { a: 1000, b: 1000 } })).datasetSize.category, 'large', 'exactly at the thresholds');
+    const plan = makePlan(inputs({ perClass: { a: 10, b: 7 } }));
+    assert.equal(plan.datasetSize.total, 17);
+    assert.equal(plan.datasetSize.smallestClass, 7);
+    assert.match(plan.reasons[0], /17 training images, the smallest class has 7/);
+  });
+
+  it('auto cuts the default base at its recommended layer and keeps it frozen', () => {
+    const plan = makePlan(inputs());
+    assert.equal(plan.policy, 'intermediate');
+    assert.equal(plan.cutLayer, 'block_13_expand_relu');
+    assert.equal(plan.fineTune, undefined);
+    assert.deepEqual(plan.trainableLayers, ['head_probabilities']);
+    assert.ok(plan.reasons.some((r) => r.includes('block_13_expand_relu') && r.includes('nsfwjs')));
+  });
+
+  it('head reads the last feature map; a configured cut layer wins under intermediate', () => {
+    assert.equal(makePlan(inputs({ requestedPolicy: 'head' })).cutLayer, 'out_relu');
+    const forced = makePlan(inputs({ requestedPolicy: 'intermediate', cutLayer: 'block_6_expand_relu' }));
+    assert.equal(forced.cutLayer, 'block_6_expand_relu');
+    assert.ok(forced.reasons.some((r) => r.includes('forced')));
+  });
+
+  it('top fine-tunes the top blocks from the boundary below them, listing every trainable layer', () => {
+    const plan = makePlan(inputs({ requestedPolicy: 'top' }));
+    assert.equal(plan.policy, 'top');
+    assert.equal(plan.cutLayer, 'block_12_add');
+    assert.deepEqual(plan.fineTune, { until: 'out_relu', blocks: 4 });
+    assert.ok(plan.trainableLayers.includes('block_13_expand'));
+    assert.ok(plan.trainableLayers.includes('Conv_1_bn'));
+    assert.ok(!plan.trainableLayers.some((name) => name.startsWith('block_12_')), 'nothing below the boundary trains');
+    assert.equal(plan.trainableLayers.at(-1), 'head_probabilities');
+  });
+
+  it('deep fine-tunes more blocks than top, as configured', () => {
+    const deep = makePlan(inputs({ requestedPolicy: 'deep', deepBlocks: 6 }));
+    assert.equal(deep.cutLayer, 'block_10_project_BN');
+    assert.ok(deep.trainableLayers.length > makePlan(inputs({ requestedPolicy: 'top' })).trainableLayers.length);
+    assert.throws(() => makePlan(inputs({ requestedPolicy: 'deep', deepBlocks: 99 })), /Received 99 top blocks/);
+  });
+
+  it('limits a GraphModel base to frozen features and says so instead of failing', () => {
+    const graphBase = { ...base, network: { kind: 'graph', model: {} as tf.GraphModel, outputNode: 'pool', files: {} as never }, lastFeatureLayer: 'pool', recommendedCut: undefined } as BaseModel;
+    const plan = makePlan(inputs({ base: graphBase, requestedPolicy: 'top' }));
+    assert.equal(plan.policy, 'head');
+    assert.equal(plan.fineTune, undefined);
+    assert.ok(plan.reasons.some((r) => /GraphModel.*frozen features/.test(r)));
+  });
+});
