@@ -14,6 +14,7 @@ import {
   type RoundingMode,
 } from './kernels/geometry';
 import { runOnCpuReference } from './kernels/host-reference';
+import { registerBatchNormGradient } from './batch-norm-gradient';
 
 /**
  * Gradient kernels for convolutions, for the backends that have none or a slow one.
@@ -275,6 +276,7 @@ function kernelFuncFor(name: TrainingKernelName, backend: TrainingBackend): tf.K
  */
 export function registerTrainingKernels(backendName: TrainingBackend): void {
   if (registered.has(backendName)) return;
+  registerBatchNormGradient();
   if (backendName === 'wasm') {
     // Its stock kernels must be registered before ours, or importing it later would overwrite ours.
     require('@tensorflow/tfjs-backend-wasm');
