@@ -80,6 +80,13 @@ export const configSchema = {
       env: 'FINETUNE_BASE_CACHE_DIR',
       arg: 'cache-dir',
     },
+    featureCacheMaxMB: {
+      doc: 'Largest size of the feature cache on disk in MiB; the least recently used entries go first.',
+      format: 'positive-integer',
+      default: 4096,
+      env: 'FINETUNE_BASE_FEATURE_CACHE_MAX_MB',
+      arg: 'feature-cache-max-mb',
+    },
     hubUrl: {
       doc: 'Root URL that TF Hub model ids are downloaded from.',
       format: 'url',
@@ -257,7 +264,7 @@ export type ConfigShape = {
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
   data: { validationFraction: number; minImagesPerClass: number };
   preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
-  base: { id: string; cacheDir: string; hubUrl: string; downloadTimeoutSeconds: number };
+  base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };
   policy: {
     name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
     largeMinImages: number;

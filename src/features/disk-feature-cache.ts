@@ -11,15 +11,18 @@ const headerBytes = magic.length + 4 + 32;
 /**
  * Features in memory and on disk, one file per key: magic, float count, SHA-256 of the
  * payload, payload. Files are written to a temporary name and renamed, and an entry whose
- * size, magic or checksum is wrong is deleted and reported missing, never used.
+ * size, magic or checksum is wrong is deleted and reported missing, never used. The disk part
+ * is bounded: reading an entry marks it used, and prune() drops the least recently used ones.
  */
 @injectable()
 export class DiskFeatureCache implements FeatureCache {
   private readonly memory = new Map<string, Float32Array>();
   private readonly dir: string;
+  private readonly maxBytes: number;
 
   constructor(@inject(FinetuneConfig) config: FinetuneConfig) {
     this.dir = path.join(config.base.cacheDir, 'features');
+    this.maxBytes = config.base.featureCacheMaxMB * 1024 * 1024;
   }
 
   private fileFor(key: string): string {
@@ -46,6 +49,8 @@ export class DiskFeatureCache implements FeatureCache {
       return undefined;
     }
     this.memory.set(key, features);
+    const now = new Date();
+    fs.utimesSync(file, now, now);
     return features;
   }
 
@@ -56,6 +61,33 @@ export class DiskFeatureCache implements FeatureCache {
     const temporary = `${file}.${process.pid}.tmp`;
     fs.writeFileSync(temporary, encodeEntry(features));
     fs.renameSync(temporary, file);
+  }
+
+  prune(): { removed: number; bytes: number } {
+    let entries: { file: string; size: number; used: number }[];
+    try {
+      entries = fs.readdirSync(this.dir).flatMap((sub) =>
+        fs.readdirSync(path.join(this.dir, sub)).map((name) => {
+          const file = path.join(this.dir, sub, name);
+          const stat = fs.statSync(file);
+          return { file, size: stat.size, used: stat.mtimeMs };
+        }),
+      );
+    } catch {
+      return { removed: 0, bytes: 0 };
+    }
+    let total = entries.reduce((sum, entry) => sum + entry.size, 0);
+    let removed = 0;
+    // Prune to 90% of the bound, so that every run does not prune again.
+    const target = this.maxBytes * 0.9;
+    if (total <= this.maxBytes) return { removed, bytes: total };
+    for (const entry of entries.sort((a, b) => a.used - b.used)) {
+      if (total <= target) break;
+      fs.rmSync(entry.file, { force: true });
+      total -= entry.size;
+      removed += 1;
+    }
+    return { removed, bytes: total };
   }
 }
 

@@ -80,6 +80,8 @@ export class TrainPipeline {
         workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
       });
       computed = extracted.computed;
+      const pruned = this.cache.prune();
+      if (pruned.removed > 0) logger.info(`feature cache: removed ${pruned.removed} least recently used entries (now ${(pruned.bytes / 2 ** 20).toFixed(0)} MiB)`);
       const featureShape = extracted.featureShape ?? runner.featureShape ?? [extracted.features[0]?.length ?? 0];
       let offset = 0;
       const split = (part: ImageRecord[]): LabelledData | undefined => {

@@ -7,8 +7,8 @@ import type { FinetuneConfig } from '../../src/config/schema';
 import { DiskFeatureCache, featureKey } from '../../src/features/disk-feature-cache';
 import { temporaryDir } from '../helpers/sample-data';
 
-function cacheIn(dir: string): DiskFeatureCache {
-  return new DiskFeatureCache({ base: { cacheDir: dir } } as FinetuneConfig);
+function cacheIn(dir: string, featureCacheMaxMB = 4096): DiskFeatureCache {
+  return new DiskFeatureCache({ base: { cacheDir: dir, featureCacheMaxMB } } as FinetuneConfig);
 }
 
 function entryFiles(dir: string): string[] {
@@ -68,5 +68,35 @@ describe('DiskFeatureCache', () => {
     const cache = cacheIn(dir);
     for (let i = 0; i < 5; i++) cache.set(`key${i}`, new Float32Array(8).fill(i));
     assert.ok(entryFiles(dir).every((f) => f.endsWith('.f32')));
+  });
+
+  it('prunes the least recently used entries beyond its size, keeping those read lately', () => {
+    const dir = temporaryDir('cache');
+    // 1 MiB bound; entries of 256 KiB (65,536 floats) each.
+    const cache = cacheIn(dir, 1);
+    const entry = (i: number) => new Float32Array(65_536).fill(i);
+    const files: string[] = [];
+    for (let i = 0; i < 6; i++) {
+      cache.set(`key${i}`, entry(i));
+      const [file] = entryFiles(dir).filter((f) => f.includes(`key${i}`));
+      const age = new Date(Date.now() - (10 - i) * 60_000);
+      fs.utimesSync(file, age, age);
+      files.push(file);
+    }
+    // Reading key0 from disk marks it as just used.
+    assert.deepEqual(cacheIn(dir, 1).get('key0'), entry(0));
+    const { removed, bytes } = cacheIn(dir, 1).prune();
+    assert.ok(bytes <= 0.9 * 2 ** 20, `${bytes} bytes left`);
+    assert.equal(removed, 3);
+    assert.ok(fs.existsSync(files[0]), 'the entry read last survives');
+    assert.ok(!fs.existsSync(files[1]) && !fs.existsSync(files[2]) && !fs.existsSync(files[3]), 'the oldest go');
+    assert.ok(fs.existsSync(files[4]) && fs.existsSync(files[5]));
+  });
+
+  it('leaves a cache within its size untouched', () => {
+    const dir = temporaryDir('cache');
+    const cache = cacheIn(dir, 1);
+    cache.set('a', new Float32Array(1000));
+    assert.deepEqual(cache.prune(), { removed: 0, bytes: entryFiles(dir).reduce((sum, f) => sum + fs.statSync(f).size, 0) });
   });
 });

@@ -32,6 +32,9 @@ class RecordingCache implements FeatureCache {
   has(key: string) {
     return this.entries.has(key);
   }
+  prune() {
+    return { removed: 0, bytes: 0 };
+  }
 }
 
 const size = 96;

@@ -19,7 +19,7 @@ const shardNames = ['group1-shard1of2', 'group1-shard2of2'];
 
 /** The source reads only base.*; the rest of the configuration is left out so that schema additions elsewhere do not touch this test. */
 const minimalConfig: Pick<FinetuneConfig, 'base'> = {
-  base: { id: 'mobilenet_v2_1.00', cacheDir: 'unused', hubUrl: 'https://tfhub.dev', downloadTimeoutSeconds: 30 },
+  base: { id: 'mobilenet_v2_1.00', cacheDir: 'unused', featureCacheMaxMB: 4096, hubUrl: 'https://tfhub.dev', downloadTimeoutSeconds: 30 },
 };
 
 /** How the fake TF Hub behaves for the next requests. */
