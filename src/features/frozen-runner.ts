@@ -1,6 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
-import { buildFrozenPart } from '../models/frozen-part';
+import { buildDepthProbe, buildFrozenPart } from '../models/frozen-part';
 import { forwardGraph, forwardLayers, type FrozenPartSpec } from './frozen-forward';
 
 /**
@@ -82,6 +82,23 @@ export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize:
       inputRange,
       pool,
     }),
+    dispose: () => undefined,
+  };
+}
+
+/**
+ * A runner whose features are the pooled outputs of several depths side by side (widths says
+ * where each ends), so that one pass, in this thread or in workers, scores every candidate depth.
+ */
+export function createProbeRunner(base: BaseModel, layers: string[], imageSize: number): FrozenRunner<tf.Tensor2D> & { widths: number[] } {
+  const { model, widths } = buildDepthProbe(base, layers, imageSize);
+  return {
+    model,
+    widths,
+    pooled: true,
+    featureShape: [widths.reduce((a, b) => a + b, 0)],
+    run: (pixels) => forwardLayers(model, pixels, false) as tf.Tensor2D,
+    spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool: false }),
     dispose: () => undefined,
   };
 }

@@ -20,6 +20,8 @@ export interface BaseModel {
     | { kind: 'graph'; model: tf.GraphModel; outputNode?: string; files: ModelFiles };
   /** Layer whose output is the last feature map before the original classifier. */
   lastFeatureLayer: string;
+  /** Depths scored to measure similarity, from the bottom up; the last is the top feature map. */
+  candidateLayers: string[];
   /** Intermediate layer that transfers best, where known, and why. */
   recommendedCut?: { layer: string; reason: string };
   dispose(): void;

@@ -108,6 +108,8 @@ export class HubMobileNetSource implements BaseModelSource {
       inputRange: [0, 1],
       network: { kind: 'graph', model, outputNode: hub.embeddingNode, files },
       lastFeatureLayer: hub.embeddingNode,
+      // A GraphModel cannot be probed layer by layer here: only its embedding is scored.
+      candidateLayers: [hub.embeddingNode],
       dispose: () => model.dispose(),
     };
   }

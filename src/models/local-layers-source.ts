@@ -5,7 +5,7 @@ import { DataError } from '../errors';
 import type { BaseModel, BaseModelSource } from './base-model';
 import { releaseWeights } from './release-weights';
 import { loadLayersModelFromDir } from './model-files';
-import { lastFeatureMapLayer } from './network-surgery';
+import { lastFeatureMapLayer, resolutionStageEnds } from './network-surgery';
 
 /** Optional file beside model.json that states the input contract of a local base. */
 interface BaseContractFile {
@@ -41,6 +41,7 @@ export class LocalLayersSource implements BaseModelSource {
       inputRange: this.inputRange(dir),
       network: { kind: 'layers', model },
       lastFeatureLayer: lastFeatureMapLayer(model),
+      candidateLayers: resolutionStageEnds(model),
       dispose: () => releaseWeights(model),
     };
   }

@@ -25,6 +25,21 @@ export function truncateAt(model: tf.LayersModel, layerName: string): tf.LayersM
  * node 0 of each layer; replays add nodes, which is why layer.output is never used here.
  */
 export function replaySegment(model: tf.LayersModel, input: tf.SymbolicTensor, until: string, from?: string): tf.SymbolicTensor {
+  return replay(model, input, until, from).get(until)!;
+}
+
+/** Replays the base on a new input like replaySegment, returning the outputs of several layers (in one pass). */
+export function replayTaps(model: tf.LayersModel, input: tf.SymbolicTensor, layers: string[]): tf.SymbolicTensor[] {
+  const order = layers.map((name) => {
+    requireLayer(model, name);
+    return model.layers.findIndex((layer) => layer.name === name);
+  });
+  const deepest = model.layers[Math.max(...order)].name;
+  const outputs = replay(model, input, deepest);
+  return layers.map((name) => outputs.get(name)!);
+}
+
+function replay(model: tf.LayersModel, input: tf.SymbolicTensor, until: string, from?: string): Map<string, tf.SymbolicTensor> {
   requireLayer(model, until);
   let start: tf.SymbolicTensor;
   let startIndex: number;
@@ -37,6 +52,7 @@ export function replaySegment(model: tf.LayersModel, input: tf.SymbolicTensor, u
     startIndex = model.layers.findIndex((layer) => layer.name === from) + 1;
   }
   const replaced = new Map<tf.SymbolicTensor, tf.SymbolicTensor>([[start, input]]);
+  const byLayer = new Map<string, tf.SymbolicTensor>();
   for (const layer of model.layers.slice(startIndex)) {
     if (layer.getClassName() === 'InputLayer') continue;
     const node = layer.inboundNodes[0];
@@ -51,7 +67,8 @@ export function replaySegment(model: tf.LayersModel, input: tf.SymbolicTensor, u
     });
     const output = layer.apply(inputs.length === 1 ? inputs[0] : inputs) as tf.SymbolicTensor;
     replaced.set(node.outputTensors[0], output);
-    if (layer.name === until) return output;
+    byLayer.set(layer.name, output);
+    if (layer.name === until) return byLayer;
   }
   throw new DataError(`Layer ${until} does not come after ${from ?? 'the input'} in the base.`);
 }
@@ -63,7 +80,7 @@ export function replayUpTo(model: tf.LayersModel, input: tf.SymbolicTensor, laye
 
 /** The last layer whose output is still a spatial feature map (rank 4): where the original classifier begins. */
 export function lastFeatureMapLayer(model: tf.LayersModel): string {
-  const layer = [...model.layers].reverse().find((l) => (l.outputShape as number[]).length === 4);
+  const layer = [...model.layers].reverse().find((l) => (l.outputShape as number[]).length === 4 && !/Pooling2D$/.test(l.getClassName()));
   if (!layer) throw new DataError(`The base model ${model.name} has no layer with a spatial (rank 4) output; expected an image network.`);
   return layer.name;
 }
@@ -99,4 +116,20 @@ export function segmentBetween(model: tf.LayersModel, from: string, until: strin
   const shape = inputShape ?? (requireLayer(model, from).inboundNodes[0].outputTensors[0].shape as number[]).slice(1);
   const input = tf.input({ shape, name: `${from}_activation` });
   return tf.model({ inputs: input, outputs: replaySegment(model, input, until, from), name: `${from}_to_${until}` });
+}
+
+/**
+ * Candidate depths of any image network: the last layer before each drop in spatial resolution
+ * (where a stage ends; padding layers, which grow the map, are passed over), then the last
+ * feature map; at most `count`, the deepest stages kept.
+ */
+export function resolutionStageEnds(model: tf.LayersModel, count = 6): string[] {
+  const last = lastFeatureMapLayer(model);
+  const maps = model.layers
+    .filter((layer) => (layer.outputShape as number[]).length === 4 && !['ZeroPadding2D', 'InputLayer'].includes(layer.getClassName()))
+    .map((layer) => ({ name: layer.name, height: (layer.outputShape as number[])[1] }));
+  const ends = maps.filter((map, i) => i + 1 < maps.length && maps[i + 1].height < map.height && map.name !== last).map((map) => map.name);
+  const lastIndex = maps.findIndex((map) => map.name === last);
+  const stages = ends.filter((name) => maps.findIndex((map) => map.name === name) < lastIndex);
+  return [...stages.slice(-(count - 1)), last];
 }

@@ -53,6 +53,8 @@ export class NsfwjsMobileNetSource implements BaseModelSource {
       inputRange: [0, 1],
       network: { kind: 'layers', model },
       lastFeatureLayer: 'out_relu',
+      // The widest activation of each resolution stage (56, 28, 14, 14 and 7 pixels at 224), then the top.
+      candidateLayers: ['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu', 'out_relu'],
       recommendedCut: {
         layer: 'block_13_expand_relu',
         reason:

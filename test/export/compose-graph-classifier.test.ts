@@ -52,6 +52,7 @@ function graphBase(model: tf.GraphModel, inputRange: [number, number], outputNod
     inputRange,
     network: { kind: 'graph', model, outputNode, files },
     lastFeatureLayer: outputNode ?? 'Identity',
+    candidateLayers: [outputNode ?? 'Identity'],
     dispose: () => undefined,
   };
 }

@@ -173,6 +173,7 @@ describe('parallel frozen-part extraction (worker threads)', () => {
       inputRange: [0, 1],
       network: { kind: 'graph', model, outputNode: fixtureAvgPoolNode, files },
       lastFeatureLayer: fixtureAvgPoolNode,
+      candidateLayers: [fixtureAvgPoolNode],
       dispose: () => model.dispose(),
     };
     try {
