@@ -1,0 +1,129 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { linearProbe, linearProbeAccuracy, stratifiedFolds } from '../../src/policy/linear-probe';
+
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function gaussian(random: () => number): number {
+  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
+}
+
+function clusters(n: number, d: number, K: number, separation: number, seed: number): { features: Float32Array[]; labels: number[] } {
+  const random = mulberry32(seed);
+  const means = Array.from({ length: K }, () => Array.from({ length: d }, () => gaussian(random) * separation));
+  const features: Float32Array[] = [];
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const k = i % K;
+    labels.push(k);
+    features.push(Float32Array.from(means[k], (m) => m + gaussian(random)));
+  }
+  return { features, labels };
+}
+
+describe('linearProbeAccuracy', () => {
+  it('reaches about 1 on linearly separable classes (n > d and n < d)', () => {
+    for (const [n, d] of [
+      [150, 10],
+      [90, 300],
+    ]) {
+      const { features, labels } = clusters(n, d, 3, 3, 1);
+      const accuracy = linearProbeAccuracy(features, labels, 3, { seed: 1 });
+      assert.ok(accuracy >= 0.98, `n=${n} d=${d}: ${accuracy}`);
+    }
+  });
+
+  it('stays near chance on random labels', () => {
+    const random = mulberry32(4);
+    for (const [n, d, K] of [
+      [300, 20, 3],
+      [300, 500, 3],
+      [400, 50, 5],
+    ]) {
+      const { features } = clusters(n, d, 1, 0, 2);
+      const labels = features.map(() => Math.floor(random() * K));
+      const accuracy = linearProbeAccuracy(features, labels, K, { seed: 3 });
+      assert.ok(Math.abs(accuracy - 1 / K) < 0.12, `n=${n} d=${d} K=${K}: ${accuracy}`);
+    }
+  });
+
+  it('ranks informative features above weaker ones', () => {
+    const strong = clusters(240, 40, 4, 0.6, 7);
+    const weak = clusters(240, 40, 4, 0.15, 7);
+    const a = linearProbeAccuracy(strong.features, strong.labels, 4, { seed: 0 });
+    const b = linearProbeAccuracy(weak.features, weak.labels, 4, { seed: 0 });
+    assert.ok(a > b + 0.1, `${a} vs ${b}`);
+  });
+
+  it('is deterministic for a seed, and the seed moves the folds', () => {
+    const { features, labels } = clusters(120, 30, 3, 0.3, 5);
+    const first = linearProbe(features, labels, 3, { seed: 42 });
+    const again = linearProbe(features, labels, 3, { seed: 42 });
+    assert.deepEqual(again, first);
+    const other = linearProbe(features, labels, 3, { seed: 43 });
+    assert.notDeepEqual(other.foldOf, first.foldOf);
+  });
+
+  it('makes stratified folds of balanced size', () => {
+    const labels = [...new Array<number>(17).fill(0), ...new Array<number>(9).fill(1), ...new Array<number>(4).fill(2)];
+    const foldOf = stratifiedFolds(labels, labels.length, 3, 3, 9);
+    const sizes = [0, 0, 0];
+    const perClass = [0, 1, 2].map(() => [0, 0, 0]);
+    labels.forEach((label, i) => {
+      sizes[foldOf[i]]++;
+      perClass[label][foldOf[i]]++;
+    });
+    assert.deepEqual(sizes, [10, 10, 10]);
+    for (const counts of perClass) assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, String(counts));
+  });
+
+  it('computes the same iterates in the primal and the dual', () => {
+    for (const [n, d] of [
+      [60, 20],
+      [60, 100],
+    ]) {
+      const { features, labels } = clusters(n, d, 3, 0.25, 8);
+      const primal = linearProbe(features, labels, 3, { seed: 1, solver: 'primal', iterations: 50 });
+      const dual = linearProbe(features, labels, 3, { seed: 1, solver: 'dual', iterations: 50 });
+      assert.deepEqual(dual.foldAccuracies, primal.foldAccuracies);
+    }
+  });
+
+  it('handles constant features, more folds and tiny data', () => {
+    const { features, labels } = clusters(30, 5, 2, 3, 6);
+    const withConstants = features.map((row) => [...row, 1, 0, 7]);
+    assert.ok(linearProbeAccuracy(withConstants, labels, 2, { folds: 5, seed: 2 }) >= 0.9);
+    const allConstant = features.map(() => [3, 3]);
+    const accuracy = linearProbeAccuracy(allConstant, labels, 2, { seed: 2 });
+    assert.ok(accuracy >= 0 && accuracy <= 1);
+    assert.ok(Number.isFinite(linearProbeAccuracy([[0], [1], [2], [3]], [0, 0, 1, 1], 2, { folds: 2 })));
+  });
+
+  it('rejects malformed input', () => {
+    assert.throws(() => linearProbeAccuracy([[1], [2]], [0, 1], 2, { folds: 3 }), RangeError);
+    assert.throws(() => linearProbeAccuracy([[1], [2], [3]], [0, 1, 1], 2, { folds: 1 }), RangeError);
+    assert.throws(() => linearProbeAccuracy([[1], [2], [3]], [0, 1, 2], 2), RangeError);
+    assert.throws(() => linearProbeAccuracy([[1], [2], [3]], [0, 1, 1], 2, { l2: -1 }), RangeError);
+  });
+
+  it('runs 3 folds on 500 x 1280 features within about 3 s of CPU', () => {
+    const random = mulberry32(11);
+    const features = Array.from({ length: 500 }, () => Float32Array.from({ length: 1280 }, () => Math.max(0, gaussian(random))));
+    const labels = features.map((_, i) => i % 10);
+    const start = process.cpuUsage();
+    const accuracy = linearProbeAccuracy(features, labels, 10, { seed: 0 });
+    const used = process.cpuUsage(start);
+    const ms = (used.user + used.system) / 1000;
+    assert.ok(accuracy >= 0 && accuracy <= 1);
+    assert.ok(ms < 3500, `took ${ms} ms`);
+  });
+});
