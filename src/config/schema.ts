@@ -124,6 +124,27 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_LARGE_MIN_IMAGES_PER_CLASS',
       arg: 'large-min-images-per-class',
     },
+    candidateLayers: {
+      doc: "Depths whose frozen features are scored to measure similarity; empty means the base's own list (at least five, spread over the network).",
+      format: Array,
+      default: [] as string[],
+      env: 'FINETUNE_POLICY_CANDIDATE_LAYERS',
+      arg: 'candidate-layers',
+    },
+    similarityMargin: {
+      doc: "The data count as similar when the top depth scores within this share of the score range of the best depth.",
+      format: 'fraction-up-to-one',
+      default: 0.1,
+      env: 'FINETUNE_POLICY_SIMILARITY_MARGIN',
+      arg: 'similarity-margin',
+    },
+    probeImages: {
+      doc: 'Most training images (stratified) whose features score the candidate depths.',
+      format: 'positive-integer',
+      default: 500,
+      env: 'FINETUNE_POLICY_PROBE_IMAGES',
+      arg: 'probe-images',
+    },
     topBlocks: {
       doc: 'Blocks of the base fine-tuned by the top policy (counted from the top).',
       format: 'positive-integer',
@@ -132,7 +153,7 @@ export const configSchema = {
       arg: 'top-blocks',
     },
     deepBlocks: {
-      doc: 'Blocks of the base fine-tuned by the deep policy (counted from the top).',
+      doc: 'Most blocks of the base the deep policy fine-tunes (counted from the top): the floor below which nothing unfreezes.',
       format: 'positive-integer',
       default: 8,
       env: 'FINETUNE_POLICY_DEEP_BLOCKS',
@@ -269,6 +290,9 @@ export type ConfigShape = {
     name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
     largeMinImages: number;
     largeMinImagesPerClass: number;
+    candidateLayers: string[];
+    similarityMargin: number;
+    probeImages: number;
     topBlocks: number;
     deepBlocks: number;
     cutLayer: string;

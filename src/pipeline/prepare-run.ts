@@ -11,7 +11,9 @@ import { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import { BaseModelLoader } from '../models/base-model-loader';
 import { requireLayer } from '../models/network-surgery';
+import { measureSimilarity } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
+import type { Similarity } from '../policy/similarity';
 import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
 
 export interface PreparedRun {
@@ -23,6 +25,11 @@ export interface PreparedRun {
   /** What besides image bytes determines cached features. */
   keyParts: { baseSha256: string; cutLayer: string; preprocessing: string };
   timings: Record<string, number>;
+}
+
+/** Fine-tuning caches the activation map at the boundary; a head alone needs only its pooled vector. */
+function keyPartsFor(boundary: { cutLayer: string; fineTune?: unknown }, baseSha256: string, preprocessing: string) {
+  return { baseSha256, cutLayer: boundary.fineTune ? `${boundary.cutLayer}@activation` : boundary.cutLayer, preprocessing };
 }
 
 export function headLayerNames(hiddenUnits: number): string[] {
@@ -68,10 +75,11 @@ export class RunPreparation {
         deepBlocks: config.policy.deepBlocks,
         headLayers: headLayerNames(config.train.hiddenUnits),
       };
-      const boundary = chooseFreezeBoundary(boundaryInputs);
-      if (base.network.kind === 'layers') requireLayer(base.network.model, boundary.cutLayer);
-      // Fine-tuning caches the activation map at the boundary; a head alone needs only its pooled vector.
-      const keyParts = { baseSha256: base.sha256, cutLayer: boundary.fineTune ? `${boundary.cutLayer}@activation` : boundary.cutLayer, preprocessing };
+      // Before the data are read, cached features (at the likely boundary or of the depth probe) vouch for files.
+      const provisional = chooseFreezeBoundary(boundaryInputs);
+      if (base.network.kind === 'layers') requireLayer(base.network.model, provisional.cutLayer);
+      const candidateLayers = config.policy.candidateLayers.length > 0 ? config.policy.candidateLayers : base.candidateLayers;
+      const vouching = [keyPartsFor(provisional, base.sha256, preprocessing), { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing }];
 
       started = Date.now();
       logger.info(`checking images in ${path.resolve(dataDir)}`);
@@ -79,7 +87,7 @@ export class RunPreparation {
         validationFraction: config.data.validationFraction,
         minImagesPerClass: config.data.minImagesPerClass,
         decode: { fit: decode.fit, maxInputPixels: decode.maxInputPixels, concurrency: config.preprocess.concurrency },
-        knownGood: (sha256) => this.cache.has(featureKey({ imageSha256: sha256, ...keyParts })),
+        knownGood: (sha256) => vouching.some((parts) => this.cache.has(featureKey({ imageSha256: sha256, ...parts }))),
       });
       timings.scan_s = seconds(started);
       logger.info(
@@ -92,13 +100,36 @@ export class RunPreparation {
       if (unmeasured.length > 0) {
         logger.warn(`no validation image for ${unmeasured.join(', ')}: add images or raise data.validationFraction to measure ${unmeasured.length > 1 ? 'them' : 'it'}`);
       }
+      let similarity: Similarity | undefined;
+      if (config.policy.name === 'auto' && base.network.kind === 'layers') {
+        started = Date.now();
+        logger.info(`measuring similarity at ${candidateLayers.length} depths`);
+        similarity = await measureSimilarity({
+          base,
+          train: dataset.train,
+          labels: dataset.labels,
+          layers: candidateLayers,
+          maxImages: config.policy.probeImages,
+          margin: config.policy.similarityMargin,
+          decoder: this.decoder,
+          decode,
+          preprocessing,
+          cache: this.cache,
+          concurrency: config.preprocess.concurrency,
+          batchSize: config.train.batchSize,
+          workers: config.preprocess.extractWorkers,
+          logger,
+        });
+        timings.probe_s = seconds(started);
+      }
       const plan = makePlan({
         ...boundaryInputs,
+        similarity,
         perClass: countByLabel(dataset.train, dataset.labels),
         largeMinImages: config.policy.largeMinImages,
         largeMinImagesPerClass: config.policy.largeMinImagesPerClass,
       });
-      return { backend, base, dataset, plan, decode, keyParts, timings };
+      return { backend, base, dataset, plan, decode, keyParts: keyPartsFor(plan, base.sha256, preprocessing), timings };
     } catch (error) {
       base.dispose();
       throw error;

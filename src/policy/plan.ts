@@ -1,6 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
-import { boundaryBelowTopBlocks } from '../models/network-surgery';
+import { blockNumbers, boundaryBelowTopBlocks } from '../models/network-surgery';
+import type { Similarity } from './similarity';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
 
@@ -9,7 +10,7 @@ export interface Plan {
   policy: Exclude<PolicyName, 'auto'>;
   requestedPolicy: PolicyName;
   datasetSize: { category: 'small' | 'large'; total: number; perClass: Record<string, number>; smallestClass: number };
-  similarity: { category: 'similar' | 'different' | 'not-measured'; scores: { layer: string; score: number }[] };
+  similarity: Similarity;
   quadrant: string;
   /** Layer whose output is cached: the freeze boundary. Everything up to it is frozen. */
   cutLayer: string;
@@ -34,6 +35,8 @@ export interface PlanInputs {
   /** ...and its smallest class at least this many. */
   largeMinImagesPerClass: number;
   headLayers: string[];
+  /** Measured similarity; auto decides from it and the dataset size. */
+  similarity?: Similarity;
 }
 
 export interface FreezeBoundary {
@@ -44,7 +47,17 @@ export interface FreezeBoundary {
   reasons: string[];
 }
 
-type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers'>;
+type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers'> & {
+  size?: 'small' | 'large';
+  similarity?: Similarity;
+};
+
+/** Blocks from the one holding `layer` up to the top: what must relearn when features stop transferring there. */
+function blocksFrom(model: tf.LayersModel, layer: string): number | undefined {
+  const match = /^block_(\d+)_/.exec(layer);
+  if (!match) return undefined;
+  return blockNumbers(model).filter((n) => n >= Number(match[1])).length;
+}
 
 function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: string): string[] {
   const start = model.layers.findIndex((layer) => layer.name === boundary) + 1;
@@ -60,9 +73,30 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   const { base } = inputs;
   const reasons: string[] = [];
   let policy: Exclude<PolicyName, 'auto'>;
-  if (inputs.requestedPolicy === 'auto') {
+  let measuredCut: string | undefined;
+  let deepBlocks = inputs.deepBlocks;
+  const { size, similarity } = inputs;
+  if (inputs.requestedPolicy === 'auto' && size && similarity && similarity.category !== 'not-measured') {
+    const similar = similarity.category === 'similar';
+    policy = size === 'small' ? (similar ? 'head' : 'intermediate') : similar ? 'top' : 'deep';
+    reasons.push(similarity.reason);
+    reasons.push(
+      {
+        head: 'A small dataset similar to the pretraining data: the whole base stays frozen and a head learns on its last features.',
+        intermediate: `A small dataset that differs: the base stays frozen and the head reads ${similarity.best}, where features transfer best; the layers above are cut off.`,
+        top: 'A large dataset similar to the pretraining data: the top blocks are fine-tuned, slower than the head.',
+        deep: 'A large dataset that differs: blocks are fine-tuned down to where the features stop transferring.',
+      }[policy],
+    );
+    if (policy === 'intermediate') measuredCut = similarity.best;
+    if (policy === 'deep' && base.network.kind === 'layers') {
+      const needed = blocksFrom(base.network.model, similarity.best!) ?? inputs.topBlocks;
+      deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
+      if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+    }
+  } else if (inputs.requestedPolicy === 'auto') {
     policy = base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head';
-    reasons.push('Similarity is not measured yet, so auto keeps the base frozen and trains a head on the features that transfer best.');
+    reasons.push('Similarity was not measured, so auto keeps the base frozen and trains a head on the features known to transfer best.');
   } else {
     policy = inputs.requestedPolicy;
     reasons.push(`The policy ${policy} was forced by configuration.`);
@@ -74,7 +108,7 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
 
   if (policy === 'top' || policy === 'deep') {
     const model = (base.network as { model: tf.LayersModel }).model;
-    const blocks = policy === 'top' ? inputs.topBlocks : inputs.deepBlocks;
+    const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
     const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks);
     const until = base.lastFeatureLayer;
     reasons.push(
@@ -94,6 +128,8 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   if (policy === 'head') {
     cutLayer = base.lastFeatureLayer;
     reasons.push(`The head reads the last feature map of the base (${cutLayer}), before its original classifier.`);
+  } else if (measuredCut) {
+    cutLayer = measuredCut;
   } else if (inputs.cutLayer) {
     cutLayer = inputs.cutLayer;
     reasons.push(`The head reads ${cutLayer}, the cut layer set in configuration (policy.cutLayer).`);
@@ -116,13 +152,13 @@ export function makePlan(inputs: PlanInputs): Plan {
   const total = counts.reduce((a, b) => a + b, 0);
   const smallestClass = Math.min(...counts);
   const category = total >= inputs.largeMinImages && smallestClass >= inputs.largeMinImagesPerClass ? 'large' : 'small';
-  const boundary = chooseFreezeBoundary(inputs);
+  const boundary = chooseFreezeBoundary({ ...inputs, size: category });
   return {
     policy: boundary.policy,
     requestedPolicy: inputs.requestedPolicy,
     datasetSize: { category, total, perClass: inputs.perClass, smallestClass },
-    similarity: { category: 'not-measured', scores: [] },
-    quadrant: `${category} dataset, similarity not measured`,
+    similarity: inputs.similarity ?? { category: 'not-measured', scores: [], reason: 'Similarity was not measured.' },
+    quadrant: `${category} dataset, ${inputs.similarity && inputs.similarity.category !== 'not-measured' ? `${inputs.similarity.category} data` : 'similarity not measured'}`,
     cutLayer: boundary.cutLayer,
     ...(boundary.fineTune ? { fineTune: boundary.fineTune } : {}),
     trainableLayers: boundary.trainableLayers,

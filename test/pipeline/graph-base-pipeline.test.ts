@@ -27,6 +27,7 @@ const fixtureSource: BaseModelSource = {
       inputRange: [0, 1],
       network: { kind: 'graph', model, outputNode: fixtureAvgPoolNode, files },
       lastFeatureLayer: fixtureAvgPoolNode,
+      candidateLayers: [fixtureAvgPoolNode],
       dispose: () => model.dispose(),
     };
   },
@@ -35,7 +36,7 @@ const fixtureSource: BaseModelSource = {
 describe('train on a GraphModel base', () => {
   it('plans frozen features, exports one GraphModel from raw RGB to probabilities, and evaluates it', async () => {
     const data = copySample({ classes: 2, perClass: 10 });
-    const config = testConfig({ base: 'fixture-graph', epochs: '4', name: 'graph' });
+    const config = testConfig({ base: 'fixture-graph', policy: 'auto', epochs: '4', name: 'graph' });
     const container = testContainer(config);
     container.bind(BaseModelSource).toConstantValue(fixtureSource);
     const result = await container.get(TrainPipeline).run(data);

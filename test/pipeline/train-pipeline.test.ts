@@ -105,12 +105,32 @@ describe('train pipeline on the embedded sample', () => {
   });
 
   it('accepts a local LayersModel folder as the base, with its input contract', async () => {
-    const local = await testContainer({ ...config, base: { ...config.base, id: first.exportDir }, export: { ...config.export, name: 'on-local-base' } })
+    const local = await testContainer({
+      ...config,
+      base: { ...config.base, id: first.exportDir },
+      policy: { ...config.policy, name: 'head' },
+      export: { ...config.export, name: 'on-local-base' },
+    })
       .get(TrainPipeline)
       .run(data);
     const metadata = JSON.parse(fs.readFileSync(path.join(local.exportDir, 'metadata.json'), 'utf8'));
     assert.deepEqual(metadata.base.inputRange, [0, 255]);
     assert.equal(metadata.base.source, path.resolve(first.exportDir));
     assert.equal(local.plan.policy, 'head');
+    assert.equal(local.plan.cutLayer, 'block_13_expand_relu', 'the last feature map of a finetune export is its cut layer');
+  });
+
+  it('auto measures transferability at every candidate depth and puts the scores in the plan', async () => {
+    const auto = await testContainer({ ...config, policy: { ...config.policy, name: 'auto' }, export: { ...config.export, name: 'auto' } })
+      .get(TrainPipeline)
+      .run(data);
+    const scores = auto.plan.similarity.scores;
+    assert.deepEqual(scores.map((s) => s.layer), ['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu', 'out_relu']);
+    assert.ok(scores.every((s) => Number.isFinite(s.score)));
+    assert.equal(auto.plan.datasetSize.category, 'small');
+    assert.ok(['similar', 'different'].includes(auto.plan.similarity.category));
+    const best = scores.reduce((a, b) => (b.score > a.score ? b : a)).layer;
+    assert.equal(auto.plan.cutLayer, auto.plan.similarity.category === 'different' ? best : 'out_relu');
+    assert.ok(auto.timings.probe_s > 0);
   });
 });

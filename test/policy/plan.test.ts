@@ -5,6 +5,7 @@ import { after, before, describe, it } from 'node:test';
 import type { BaseModel } from '../../src/models/base-model';
 import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
 import { makePlan, type PlanInputs } from '../../src/policy/plan';
+import { judgeSimilarity } from '../../src/policy/similarity';
 
 describe('makePlan', () => {
   let base: BaseModel;
@@ -78,5 +79,48 @@ describe('makePlan', () => {
     assert.equal(plan.policy, 'head');
     assert.equal(plan.fineTune, undefined);
     assert.ok(plan.reasons.some((r) => /GraphModel.*frozen features/.test(r)));
+  });
+
+  describe('the 2x2 matrix under auto', () => {
+    const layers = ['block_3_expand_relu', 'block_6_expand_relu', 'block_13_expand_relu', 'out_relu'];
+    const similar = () => judgeSimilarity(layers.map((layer, i) => ({ layer, score: i })), 0.1, 500);
+    const differentAt = (best: string) => judgeSimilarity(layers.map((layer) => ({ layer, score: layer === best ? 1 : 0 })), 0.1, 500);
+    const large = { a: 1500, b: 1500 };
+
+    it('small + similar: a head on the last features', () => {
+      const plan = makePlan(inputs({ similarity: similar() }));
+      assert.equal(plan.policy, 'head');
+      assert.equal(plan.cutLayer, 'out_relu');
+      assert.equal(plan.quadrant, 'small dataset, similar data');
+    });
+
+    it('small + different: a head on the depth that transfers best, the rest cut off', () => {
+      const plan = makePlan(inputs({ similarity: differentAt('block_6_expand_relu') }));
+      assert.equal(plan.policy, 'intermediate');
+      assert.equal(plan.cutLayer, 'block_6_expand_relu');
+      assert.equal(plan.quadrant, 'small dataset, different data');
+      assert.deepEqual(plan.similarity.scores.map((s) => s.layer), layers, 'every score is in the plan');
+    });
+
+    it('large + similar: fine-tune the top blocks', () => {
+      const plan = makePlan(inputs({ perClass: large, similarity: similar() }));
+      assert.equal(plan.policy, 'top');
+      assert.equal(plan.fineTune?.blocks, 4);
+    });
+
+    it('large + different: fine-tune down to the block where transfer stops, within the floor', () => {
+      const plan = makePlan(inputs({ perClass: large, similarity: differentAt('block_13_expand_relu') }));
+      assert.equal(plan.policy, 'deep');
+      assert.equal(plan.cutLayer, 'block_12_add', 'blocks 13 to 16 relearn');
+      const deeper = makePlan(inputs({ perClass: large, similarity: differentAt('block_6_expand_relu'), deepBlocks: 8 }));
+      assert.equal(deeper.fineTune?.blocks, 8, 'the floor caps it');
+      assert.ok(deeper.reasons.some((r) => /floor policy.deepBlocks allows 8/.test(r)));
+    });
+
+    it('a forced policy wins over the measurement', () => {
+      const plan = makePlan(inputs({ requestedPolicy: 'head', perClass: large, similarity: differentAt('block_6_expand_relu') }));
+      assert.equal(plan.policy, 'head');
+      assert.equal(plan.cutLayer, 'out_relu');
+    });
   });
 });
