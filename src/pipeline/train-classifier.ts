@@ -7,6 +7,7 @@ import { fineTuneNetwork } from '../train/fine-tune';
 import { evaluateNetwork, fit, type EpochLog, type LabelledData } from '../train/fit';
 import { buildHead } from '../train/head';
 import { ExponentialDecay } from '../train/learning-rate-schedule';
+import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
 
 export interface TrainingPhase {
@@ -86,16 +87,23 @@ export async function trainClassifier(args: {
     seed: config.train.seed,
   });
   const phases: TrainingPhase[] = [];
+  // Features of different depths and channels differ in scale by orders of magnitude: the head
+  // learns on standardized features, and the standardization is then folded into its weights.
+  const stats = featureStatistics(headInput.x);
+  const standardTrain = { x: standardize(headInput.x, stats), labels: headInput.labels };
+  const standardVal = headVal ? { x: standardize(headVal.x, stats), labels: headVal.labels } : undefined;
   try {
     const headSchedule = new ExponentialDecay(config.train.learningRate, config.train.decayRate);
-    const headResult = await trainHead(head, headInput, headVal, numClasses, {
+    const headResult = await trainHead(head, standardTrain, standardVal, numClasses, {
       ...fitOptions,
       epochs: config.train.epochs,
       schedule: headSchedule,
       onEpoch: logEpoch(segment ? 'head' : 'epoch', config.train.epochs),
     });
     phases.push(phaseOf('head', headSchedule, headResult, args.train.labels.length));
+    foldStandardization(head, stats);
   } finally {
+    tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
       headInput.x.dispose();
       headVal?.x.dispose();
