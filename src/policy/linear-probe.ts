@@ -19,6 +19,7 @@
  * Plain TypeScript on Float64Arrays: deterministic for a seed, independent of the tfjs backend.
  */
 import { checkLabels, gramOfRows, toRowMajor, transpose, type FeatureRows } from './logme';
+import { seededRandom } from '../train/seeded-random';
 
 export interface LinearProbeOptions {
   /** Number of folds, at least 2 and at most the number of samples. Default 3. */
@@ -103,7 +104,7 @@ export function linearProbe(
 
 /** Fold of each sample: stratified, seeded, sizes within one of each other. */
 export function stratifiedFolds(labels: ArrayLike<number>, n: number, numClasses: number, folds: number, seed: number): number[] {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const members: number[][] = Array.from({ length: numClasses }, () => []);
   for (let i = 0; i < n; i++) members[labels[i]].push(i);
   const foldOf = new Array<number>(n).fill(0);
@@ -123,16 +124,6 @@ export function stratifiedFolds(labels: ArrayLike<number>, n: number, numClasses
   return foldOf;
 }
 
-function mulberry32(seed: number): () => number {
-  let state = Math.floor(seed) >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Standardizes on `train`, fits the probe, and returns the predicted class of each `test` sample. */
 function fitAndPredict(

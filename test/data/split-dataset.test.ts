@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { describe, test } from 'node:test';
 import type { ImageRecord } from '../../src/data/dataset';
 import { hashPosition, splitByContentHash } from '../../src/data/split-dataset';
+import { seededRandom } from '../../src/train/seeded-random';
 
 // Synthetic records: content hashes are SHA-256 of seed strings, so they are uniform but the tests are repeatable.
 const hashOf = (seed: string) => createHash('sha256').update(seed).digest('hex');
@@ -30,17 +31,6 @@ function placement(split: { train: ImageRecord[]; val: ImageRecord[] }): Map<str
   return out;
 }
 
-/** Small deterministic PRNG for the random additions. */
-function rng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-}
 
 describe('hashPosition', () => {
   test('is a deterministic position in [0, 1) read from the hash', () => {
@@ -96,7 +86,7 @@ describe('splitByContentHash: stratification', () => {
 describe('splitByContentHash: stability', () => {
   test('adding records never moves an old record between train and val', () => {
     const fraction = 0.2;
-    const next = rng(42);
+    const next = seededRandom(42);
     const labels = ['cats', 'dogs', 'birds', 'fish'];
     let records = labels.flatMap((label) => makeClass(label, 60));
     let before = placement(splitByContentHash(records, fraction));

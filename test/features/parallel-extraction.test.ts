@@ -12,10 +12,9 @@ import { createFrozenRunner, type FrozenRunner } from '../../src/features/frozen
 import { liveFrozenWorkers } from '../../src/features/frozen-worker-pool';
 import { silentLogger } from '../../src/logger';
 import type { BaseModel } from '../../src/models/base-model';
-import { ioHandlerFor } from '../../src/models/model-files';
 import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
 import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
-import { fixtureAvgPoolNode, fixtureGraphFiles } from '../helpers/graph-fixture';
+import { fixtureAvgPoolNode, loadFixtureGraphBase } from '../helpers/graph-fixture';
 import { sampleDir } from '../helpers/sample-data';
 
 /** A FeatureCache in memory that records every set(). */
@@ -163,19 +162,7 @@ describe('parallel frozen-part extraction (worker threads)', () => {
   });
 
   it('a GraphModel base (its files, output node and input range go to the workers) gives identical features', async () => {
-    const files = fixtureGraphFiles();
-    const model = await tf.loadGraphModel(ioHandlerFor(files));
-    const graphBase: BaseModel = {
-      id: 'fixture-graph',
-      source: 'nsfwjs mobilenet_v2_mid',
-      sha256: files.sha256,
-      inputSize: 224,
-      inputRange: [0, 1],
-      network: { kind: 'graph', model, outputNode: fixtureAvgPoolNode, files },
-      lastFeatureLayer: fixtureAvgPoolNode,
-      candidateLayers: [fixtureAvgPoolNode],
-      dispose: () => model.dispose(),
-    };
+    const graphBase = await loadFixtureGraphBase();
     try {
       const runner = createFrozenRunner(graphBase, fixtureAvgPoolNode, 224);
       const some = images.filter((_, i) => i % 3 === 0);

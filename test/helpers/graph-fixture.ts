@@ -1,7 +1,8 @@
-import type * as tf from '@tensorflow/tfjs';
+import * as tf from '@tensorflow/tfjs';
 import { createHash } from 'node:crypto';
 import path from 'node:path';
-import type { ModelFiles } from '../../src/models/model-files';
+import type { BaseModel } from '../../src/models/base-model';
+import { ioHandlerFor, type ModelFiles } from '../../src/models/model-files';
 
 /** Node of nsfwjs' mobilenet_v2_mid whose output is the pooled MobileNetV2 features (as TF Hub's AvgPool). */
 export const fixtureAvgPoolNode =
@@ -20,5 +21,22 @@ export function fixtureGraphFiles(): ModelFiles {
     weightSpecs: modelJson.weightsManifest.flatMap((group) => group.weights),
     weightData: all.buffer.slice(all.byteOffset, all.byteOffset + all.byteLength) as ArrayBuffer,
     sha256: hash.digest('hex'),
+  };
+}
+
+/** The fixture as a GraphModel base with an embedding node, as HubMobileNetSource returns TF Hub's. */
+export async function loadFixtureGraphBase(id = 'fixture-graph'): Promise<BaseModel> {
+  const files = fixtureGraphFiles();
+  const model = await tf.loadGraphModel(ioHandlerFor(files));
+  return {
+    id,
+    source: 'nsfwjs mobilenet_v2_mid',
+    sha256: files.sha256,
+    inputSize: 224,
+    inputRange: [0, 1],
+    network: { kind: 'graph', model, outputNode: fixtureAvgPoolNode, files },
+    lastFeatureLayer: fixtureAvgPoolNode,
+    candidateLayers: [fixtureAvgPoolNode],
+    dispose: () => model.dispose(),
   };
 }

@@ -5,32 +5,17 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { loadExport } from '../../src/export/load-export';
-import { BaseModelSource, type BaseModel } from '../../src/models/base-model';
-import { ioHandlerFor } from '../../src/models/model-files';
+import { BaseModelSource } from '../../src/models/base-model';
 import { ClassifyPipeline } from '../../src/pipeline/classify-pipeline';
 import { TrainPipeline } from '../../src/pipeline/train-pipeline';
-import { fixtureAvgPoolNode, fixtureGraphFiles } from '../helpers/graph-fixture';
+import { loadFixtureGraphBase } from '../helpers/graph-fixture';
 import { testConfig, testContainer } from '../helpers/pipeline';
 import { copySample } from '../helpers/sample-data';
 
 /** Plays a TF Hub MobileNet: a GraphModel base with an embedding node, as HubMobileNetSource returns. */
 const fixtureSource: BaseModelSource = {
   accepts: (id) => id === 'fixture-graph',
-  async load(id): Promise<BaseModel> {
-    const files = fixtureGraphFiles();
-    const model = await tf.loadGraphModel(ioHandlerFor(files));
-    return {
-      id,
-      source: 'nsfwjs mobilenet_v2_mid',
-      sha256: files.sha256,
-      inputSize: 224,
-      inputRange: [0, 1],
-      network: { kind: 'graph', model, outputNode: fixtureAvgPoolNode, files },
-      lastFeatureLayer: fixtureAvgPoolNode,
-      candidateLayers: [fixtureAvgPoolNode],
-      dispose: () => model.dispose(),
-    };
-  },
+  load: (id) => loadFixtureGraphBase(id),
 };
 
 describe('train on a GraphModel base', () => {

@@ -1,24 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../src/train/seeded-random';
 import { linearProbe, linearProbeAccuracy, stratifiedFolds } from '../../src/policy/linear-probe';
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
 }
 
 function clusters(n: number, d: number, K: number, separation: number, seed: number): { features: Float32Array[]; labels: number[] } {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const means = Array.from({ length: K }, () => Array.from({ length: d }, () => gaussian(random) * separation));
   const features: Float32Array[] = [];
   const labels: number[] = [];
@@ -43,7 +34,7 @@ describe('linearProbeAccuracy', () => {
   });
 
   it('stays near chance on random labels', () => {
-    const random = mulberry32(4);
+    const random = seededRandom(4);
     for (const [n, d, K] of [
       [300, 20, 3],
       [300, 500, 3],
@@ -116,7 +107,7 @@ describe('linearProbeAccuracy', () => {
   });
 
   it('runs 3 folds on 500 x 1280 features within about 3 s of CPU', () => {
-    const random = mulberry32(11);
+    const random = seededRandom(11);
     const features = Array.from({ length: 500 }, () => Float32Array.from({ length: 1280 }, () => Math.max(0, gaussian(random))));
     const labels = features.map((_, i) => i % 10);
     const start = process.cpuUsage();

@@ -1,18 +1,9 @@
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { seededRandom } from '../../src/train/seeded-random';
 import { logEvidence, logme, logmeDetailed, symmetricEigen } from '../../src/policy/logme';
 
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function gaussian(random: () => number): number {
   return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
@@ -20,7 +11,7 @@ function gaussian(random: () => number): number {
 
 /** n samples of d features; class k has its own mean (spread `separation`) plus unit noise times `noise`. */
 function clusters(n: number, d: number, K: number, separation: number, noise: number, seed: number): { features: Float32Array[]; labels: number[] } {
-  const random = mulberry32(seed);
+  const random = seededRandom(seed);
   const means = Array.from({ length: K }, () => Array.from({ length: d }, () => gaussian(random) * separation));
   const features: Float32Array[] = [];
   const labels: number[] = [];
@@ -256,7 +247,7 @@ describe('logme', () => {
   });
 
   it('scores 500 x 1280 features in well under 2 s of CPU, and 500 x 96 quickly', () => {
-    const random = mulberry32(11);
+    const random = seededRandom(11);
     const big = Array.from({ length: 500 }, () => Float32Array.from({ length: 1280 }, () => Math.max(0, gaussian(random))));
     const small = big.map((row) => row.slice(0, 96));
     const labels = big.map((_, i) => i % 10);
@@ -275,7 +266,7 @@ describe('logme', () => {
 
 describe('symmetricEigen', () => {
   it('finds the spectrum and the coordinates of vectors in the eigenbasis', () => {
-    const random = mulberry32(2);
+    const random = seededRandom(2);
     for (const m of [1, 2, 5, 30]) {
       // A = Q diag(lambda) Q^T with a random Householder Q and a known spectrum (with repeats).
       const lambda = Array.from({ length: m }, (_, i) => (i % 3 === 0 ? 2 : i - m / 2));
