@@ -183,9 +183,9 @@ export const configSchema = {
       arg: 'batch-size',
     },
     learningRate: {
-      doc: 'Initial learning rate (Adam). A head on frozen features learns fastest starting high; it then decays.',
+      doc: 'Initial learning rate (Adam) of the head, which learns on standardized features; it then decays.',
       format: 'positive-number',
-      default: 0.02,
+      default: 0.005,
       env: 'FINETUNE_TRAIN_LEARNING_RATE',
       arg: 'learning-rate',
     },

@@ -73,7 +73,7 @@ describe('precedence: default < configs/<env>.json < --config file < FINETUNE_* 
     const resolved = load({ env: 'quick' });
     assert.equal(resolved.values.train.seed, 2);
     assert.equal(originFile(resolved, 'train.seed'), path.join(configsDir, 'default.json'));
-    assert.equal(resolved.values.train.learningRate, 0.02);
+    assert.equal(resolved.values.train.learningRate, 0.005, 'the schema default where no file sets it');
     assert.equal(resolved.origins['train.learningRate'], 'default');
   });
 
