@@ -131,6 +131,13 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_CANDIDATE_LAYERS',
       arg: 'candidate-layers',
     },
+    similarityMetric: {
+      doc: 'Transferability score per depth: logme (evidence of a Bayesian linear model, no training) or probe (3-fold linear-probe accuracy).',
+      format: ['logme', 'probe'],
+      default: 'logme',
+      env: 'FINETUNE_POLICY_SIMILARITY_METRIC',
+      arg: 'similarity-metric',
+    },
     similarityMargin: {
       doc: "The data count as similar when the top depth scores within this share of the score range of the best depth.",
       format: 'fraction-up-to-one',
@@ -291,6 +298,7 @@ export type ConfigShape = {
     largeMinImages: number;
     largeMinImagesPerClass: number;
     candidateLayers: string[];
+    similarityMetric: 'logme' | 'probe';
     similarityMargin: number;
     probeImages: number;
     topBlocks: number;

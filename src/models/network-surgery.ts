@@ -12,12 +12,6 @@ export function requireLayer(model: tf.LayersModel, name: string): tf.layers.Lay
   }
 }
 
-/** The base from its input up to (and including) a layer: the frozen part, sharing the base's weights. */
-export function truncateAt(model: tf.LayersModel, layerName: string): tf.LayersModel {
-  const layer = requireLayer(model, layerName);
-  return tf.model({ inputs: model.inputs, outputs: layer.getOutputAt(0) as tf.SymbolicTensor, name: `${model.name}_to_${layerName}` });
-}
-
 /**
  * Applies the base's layers that come after `from` (the base's input when absent), in order, to
  * a new symbolic tensor standing for `from`'s output, until `until`. Layers and weights are

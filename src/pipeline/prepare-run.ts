@@ -111,6 +111,7 @@ export class RunPreparation {
           layers: candidateLayers,
           maxImages: config.policy.probeImages,
           margin: config.policy.similarityMargin,
+          metric: config.policy.similarityMetric,
           decoder: this.decoder,
           decode,
           preprocessing,

@@ -8,7 +8,8 @@ import type { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import { logme } from './logme';
-import { judgeSimilarity, type Similarity } from './similarity';
+import { linearProbeAccuracy } from './linear-probe';
+import { judgeSimilarity, type Similarity, type SimilarityMetric } from './similarity';
 
 export interface MeasureSimilarityArgs {
   base: BaseModel;
@@ -17,6 +18,7 @@ export interface MeasureSimilarityArgs {
   layers: string[];
   maxImages: number;
   margin: number;
+  metric: SimilarityMetric;
   decoder: ImageDecoder;
   decode: DecodeOptions;
   preprocessing: string;
@@ -38,7 +40,7 @@ export function stratifiedSample(records: ImageRecord[], labels: string[], count
 
 /**
  * Scores the frozen features of every candidate depth on a sample of the training images (one
- * forward pass, cached like any features) with LogME, and judges where transfer peaks.
+ * forward pass, cached like any features) with LogME or a linear probe, and judges where transfer peaks.
  */
 export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Similarity> {
   const sample = stratifiedSample(args.train, args.labels, args.maxImages);
@@ -59,8 +61,12 @@ export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Si
     const width = runner.widths[depth];
     const features = extracted.features.map((vector) => vector.subarray(offset, offset + width));
     offset += width;
-    return { layer, score: logme(features, labels, args.labels.length) };
+    const score =
+      args.metric === 'probe'
+        ? linearProbeAccuracy(features, labels, args.labels.length, { folds: 3, seed: 0 })
+        : logme(features, labels, args.labels.length);
+    return { layer, score };
   });
   for (const s of scores) args.logger.info(`  transferability ${s.layer}: ${s.score.toFixed(4)}`);
-  return judgeSimilarity(scores, args.margin, sample.length);
+  return judgeSimilarity(scores, args.margin, sample.length, args.metric);
 }

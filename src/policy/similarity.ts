@@ -1,7 +1,9 @@
+export type SimilarityMetric = 'logme' | 'probe';
+
 /** Transferability of the frozen features at one depth. */
 export interface DepthScore {
   layer: string;
-  /** LogME evidence per example: higher transfers better. */
+  /** LogME evidence per example, or linear-probe accuracy: higher transfers better. */
   score: number;
 }
 
@@ -11,18 +13,20 @@ export interface Similarity {
   scores: DepthScore[];
   /** The depth that scored highest. */
   best?: string;
-  metric?: 'logme';
+  metric?: SimilarityMetric;
   /** Training images the scores were computed on. */
   sampleSize?: number;
   reason: string;
 }
+
+const metricName: Record<SimilarityMetric, string> = { logme: 'LogME', probe: '3-fold linear-probe accuracy' };
 
 /**
  * Similar when transferability peaks at the top: the top depth scores within `margin` of the
  * score range below the best depth. Otherwise the data differ from what the top layers learned,
  * and the best depth says where the features stop transferring.
  */
-export function judgeSimilarity(scores: DepthScore[], margin: number, sampleSize: number): Similarity {
+export function judgeSimilarity(scores: DepthScore[], margin: number, sampleSize: number, metric: SimilarityMetric = 'logme'): Similarity {
   if (scores.length === 0) return { category: 'not-measured', scores, reason: 'No depth was scored.' };
   const top = scores[scores.length - 1];
   const best = scores.reduce((a, b) => (b.score > a.score ? b : a));
@@ -35,12 +39,12 @@ export function judgeSimilarity(scores: DepthScore[], margin: number, sampleSize
     category: similar ? 'similar' : 'different',
     scores,
     best: best.layer,
-    metric: 'logme',
+    metric,
     sampleSize,
     reason: similar
-      ? `Transferability (LogME on ${sampleSize} images) peaks at the top: ${top.layer} scores ${fmt(top.score)}, ` +
+      ? `Transferability (${metricName[metric]} on ${sampleSize} images) peaks at the top: ${top.layer} scores ${fmt(top.score)}, ` +
         `within ${Math.round(margin * 100)}% of the score range of the best depth (${best.layer}, ${fmt(best.score)}), so the data are similar to the base's pretraining data.`
-      : `Transferability (LogME on ${sampleSize} images) peaks below the top, at ${best.layer} (${fmt(best.score)}) against ` +
+      : `Transferability (${metricName[metric]} on ${sampleSize} images) peaks below the top, at ${best.layer} (${fmt(best.score)}) against ` +
         `${fmt(top.score)} at ${top.layer}, so the data differ from what the top layers learned.`,
   };
 }

@@ -32,4 +32,11 @@ describe('judgeSimilarity', () => {
   it('reports nothing measured without scores', () => {
     assert.equal(judgeSimilarity([], 0.1, 0).category, 'not-measured');
   });
+
+  it('names the metric that scored the depths', () => {
+    assert.match(judgeSimilarity(depths(0.1, 0.5), 0.1, 100).reason, /LogME on 100 images/);
+    const probe = judgeSimilarity(depths(0.9, 0.8), 0.1, 100, 'probe');
+    assert.equal(probe.metric, 'probe');
+    assert.match(probe.reason, /linear-probe accuracy on 100 images/);
+  });
 });
