@@ -9,14 +9,18 @@ const magic = Buffer.from('FTF1');
 const headerBytes = magic.length + 4 + 32;
 
 /**
- * Features in memory and on disk, one file per key: magic, float count, SHA-256 of the
+ * Features on disk, one file per key: magic, float count, SHA-256 of the
  * payload, payload. Files are written to a temporary name and renamed, and an entry whose
  * size, magic or checksum is wrong is deleted and reported missing, never used. The disk part
  * is bounded: reading an entry marks it used, and prune() drops the least recently used ones.
  */
 @injectable()
 export class DiskFeatureCache implements FeatureCache {
-  private readonly memory = new Map<string, Float32Array>();
+  /**
+   * Entries read by has() wait here for the get() that follows, so the file is read once. They are
+   * handed over, not kept: the caller owns features, and the cache never holds a dataset's worth.
+   */
+  private readonly pending = new Map<string, Float32Array>();
   private readonly dir: string;
   private readonly maxBytes: number;
 
@@ -30,12 +34,22 @@ export class DiskFeatureCache implements FeatureCache {
   }
 
   has(key: string): boolean {
-    return this.memory.has(key) || this.get(key) !== undefined;
+    if (this.pending.has(key)) return true;
+    const features = this.read(key);
+    if (features) this.pending.set(key, features);
+    return features !== undefined;
   }
 
   get(key: string): Float32Array | undefined {
-    const cached = this.memory.get(key);
-    if (cached) return cached;
+    const waiting = this.pending.get(key);
+    if (waiting) {
+      this.pending.delete(key);
+      return waiting;
+    }
+    return this.read(key);
+  }
+
+  private read(key: string): Float32Array | undefined {
     const file = this.fileFor(key);
     let bytes: Buffer;
     try {
@@ -48,14 +62,12 @@ export class DiskFeatureCache implements FeatureCache {
       fs.rmSync(file, { force: true });
       return undefined;
     }
-    this.memory.set(key, features);
     const now = new Date();
     fs.utimesSync(file, now, now);
     return features;
   }
 
   set(key: string, features: Float32Array): void {
-    this.memory.set(key, features);
     const file = this.fileFor(key);
     fs.mkdirSync(path.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
@@ -64,6 +76,7 @@ export class DiskFeatureCache implements FeatureCache {
   }
 
   prune(): { removed: number; bytes: number } {
+    this.pending.clear();
     let entries: { file: string; size: number; used: number }[];
     try {
       entries = fs.readdirSync(this.dir).flatMap((sub) =>
