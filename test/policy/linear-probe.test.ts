@@ -1,25 +1,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/train/seeded-random';
+import { clusters, gaussian } from '../helpers/clusters';
 import { linearProbe, linearProbeAccuracy, stratifiedFolds } from '../../src/policy/linear-probe';
 
 
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
 
-function clusters(n: number, d: number, K: number, separation: number, seed: number): { features: Float32Array[]; labels: number[] } {
-  const random = seededRandom(seed);
-  const means = Array.from({ length: K }, () => Array.from({ length: d }, () => gaussian(random) * separation));
-  const features: Float32Array[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const k = i % K;
-    labels.push(k);
-    features.push(Float32Array.from(means[k], (m) => m + gaussian(random)));
-  }
-  return { features, labels };
-}
 
 describe('linearProbeAccuracy', () => {
   it('reaches about 1 on linearly separable classes (n > d and n < d)', () => {
@@ -27,7 +13,7 @@ describe('linearProbeAccuracy', () => {
       [150, 10],
       [90, 300],
     ]) {
-      const { features, labels } = clusters(n, d, 3, 3, 1);
+      const { features, labels } = clusters(n, d, 3, 3, 1, 1);
       const accuracy = linearProbeAccuracy(features, labels, 3, { seed: 1 });
       assert.ok(accuracy >= 0.98, `n=${n} d=${d}: ${accuracy}`);
     }
@@ -40,7 +26,7 @@ describe('linearProbeAccuracy', () => {
       [300, 500, 3],
       [400, 50, 5],
     ]) {
-      const { features } = clusters(n, d, 1, 0, 2);
+      const { features } = clusters(n, d, 1, 0, 1, 2);
       const labels = features.map(() => Math.floor(random() * K));
       const accuracy = linearProbeAccuracy(features, labels, K, { seed: 3 });
       assert.ok(Math.abs(accuracy - 1 / K) < 0.12, `n=${n} d=${d} K=${K}: ${accuracy}`);
@@ -48,15 +34,15 @@ describe('linearProbeAccuracy', () => {
   });
 
   it('ranks informative features above weaker ones', () => {
-    const strong = clusters(240, 40, 4, 0.6, 7);
-    const weak = clusters(240, 40, 4, 0.15, 7);
+    const strong = clusters(240, 40, 4, 0.6, 1, 7);
+    const weak = clusters(240, 40, 4, 0.15, 1, 7);
     const a = linearProbeAccuracy(strong.features, strong.labels, 4, { seed: 0 });
     const b = linearProbeAccuracy(weak.features, weak.labels, 4, { seed: 0 });
     assert.ok(a > b + 0.1, `${a} vs ${b}`);
   });
 
   it('is deterministic for a seed, and the seed moves the folds', () => {
-    const { features, labels } = clusters(120, 30, 3, 0.3, 5);
+    const { features, labels } = clusters(120, 30, 3, 0.3, 1, 5);
     const first = linearProbe(features, labels, 3, { seed: 42 });
     const again = linearProbe(features, labels, 3, { seed: 42 });
     assert.deepEqual(again, first);
@@ -82,7 +68,7 @@ describe('linearProbeAccuracy', () => {
       [60, 20],
       [60, 100],
     ]) {
-      const { features, labels } = clusters(n, d, 3, 0.25, 8);
+      const { features, labels } = clusters(n, d, 3, 0.25, 1, 8);
       const primal = linearProbe(features, labels, 3, { seed: 1, solver: 'primal', iterations: 50 });
       const dual = linearProbe(features, labels, 3, { seed: 1, solver: 'dual', iterations: 50 });
       assert.deepEqual(dual.foldAccuracies, primal.foldAccuracies);
@@ -90,7 +76,7 @@ describe('linearProbeAccuracy', () => {
   });
 
   it('handles constant features, more folds and tiny data', () => {
-    const { features, labels } = clusters(30, 5, 2, 3, 6);
+    const { features, labels } = clusters(30, 5, 2, 3, 1, 6);
     const withConstants = features.map((row) => [...row, 1, 0, 7]);
     assert.ok(linearProbeAccuracy(withConstants, labels, 2, { folds: 5, seed: 2 }) >= 0.9);
     const allConstant = features.map(() => [3, 3]);

@@ -2,26 +2,11 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/train/seeded-random';
+import { clusters, gaussian } from '../helpers/clusters';
 import { logEvidence, logme, logmeDetailed, symmetricEigen } from '../../src/policy/logme';
 
 
-function gaussian(random: () => number): number {
-  return Math.sqrt(-2 * Math.log(1 - random())) * Math.cos(2 * Math.PI * random());
-}
 
-/** n samples of d features; class k has its own mean (spread `separation`) plus unit noise times `noise`. */
-function clusters(n: number, d: number, K: number, separation: number, noise: number, seed: number): { features: Float32Array[]; labels: number[] } {
-  const random = seededRandom(seed);
-  const means = Array.from({ length: K }, () => Array.from({ length: d }, () => gaussian(random) * separation));
-  const features: Float32Array[] = [];
-  const labels: number[] = [];
-  for (let i = 0; i < n; i++) {
-    const k = i % K;
-    labels.push(k);
-    features.push(Float32Array.from(means[k], (m) => m + noise * gaussian(random)));
-  }
-  return { features, labels };
-}
 
 /** log N(y; 0, a I + b G) for G = F F^T, by Cholesky of the n x n covariance: no spectrum involved. */
 function directLogEvidence(G: number[][], y: number[], a: number, b: number): number {
