@@ -267,6 +267,15 @@ export const configSchema = {
       arg: 'seed',
     },
   },
+  runs: {
+    dir: {
+      doc: 'Folder each training run records itself in, as <dir>/<run-id>/ (config, metrics.jsonl, checkpoints, report.html).',
+      format: String,
+      default: 'models/runs',
+      env: 'FINETUNE_RUNS_DIR',
+      arg: 'runs-dir',
+    },
+  },
   export: {
     out: {
       doc: 'Folder exports go to, as <out>/<name>/<version>/.',
@@ -320,5 +329,6 @@ export type ConfigShape = {
     trainBatchNorm: boolean;
     seed: number;
   };
+  runs: { dir: string };
   export: { out: string; name: string };
 };

@@ -65,14 +65,18 @@ export async function trainClassifier(args: {
   numClasses: number;
   config: FinetuneConfig;
   logger: Logger;
+  /** Called after every epoch of every phase. */
+  onEpoch?: (phase: TrainingPhase['name'], log: EpochLog) => void;
 }): Promise<TrainedClassifier> {
   const { plan, config, logger, numClasses } = args;
-  const logEpoch = (phase: string, epochs: number) => (log: EpochLog) =>
+  const logEpoch = (phase: TrainingPhase['name'], epochs: number) => (log: EpochLog) => {
+    args.onEpoch?.(phase, log);
     logger.info(
       `${phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
         (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : '') +
         ` (${log.seconds.toFixed(1)} s)`,
     );
+  };
   const fitOptions = { batchSize: config.train.batchSize, patience: config.train.patience, seed: config.train.seed };
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
@@ -98,7 +102,7 @@ export async function trainClassifier(args: {
       ...fitOptions,
       epochs: config.train.epochs,
       schedule: headSchedule,
-      onEpoch: logEpoch(segment ? 'head' : 'epoch', config.train.epochs),
+      onEpoch: logEpoch('head', config.train.epochs),
     });
     phases.push(phaseOf('head', headSchedule, headResult, args.train.labels.length));
     foldStandardization(head, stats);

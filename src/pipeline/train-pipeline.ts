@@ -18,6 +18,7 @@ import { Logger } from '../logger';
 import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
 import type { Plan } from '../policy/plan';
+import { appendEpochRecord, createRunDirectory, writeRunConfig } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
@@ -25,6 +26,9 @@ import { trainClassifier, type TrainedClassifier } from './train-classifier';
 
 export interface TrainResult {
   exportDir: string;
+  runId: string;
+  /** models/runs/<run-id>/: the run's config and metrics.jsonl. */
+  runDir: string;
   version: number;
   backend: { name: string; reason: string };
   plan: Plan;
@@ -55,6 +59,10 @@ export class TrainPipeline {
   async run(dataDir: string, resolvedConfig?: unknown): Promise<TrainResult> {
     const { config, logger } = this;
     const totalStarted = Date.now();
+    const name = config.export.name || path.basename(path.resolve(dataDir));
+    const run = createRunDirectory(config.runs.dir, name);
+    writeRunConfig(run, resolvedConfig ?? config);
+    logger.info(`run ${run.id}: ${run.dir}`);
     const prepared = await this.preparation.prepare(dataDir);
     const { base, dataset, plan, decode, keyParts, backend } = prepared;
     const timings = { ...prepared.timings };
@@ -111,6 +119,7 @@ export class TrainPipeline {
         numClasses,
         config,
         logger,
+        onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
       });
       timings.train_s = seconds(started);
       timings.train_img_per_s = trained.phases.at(-1)!.imagesPerSecond;
@@ -124,7 +133,6 @@ export class TrainPipeline {
 
       started = Date.now();
       const classifier = exportableClassifier(base, runner, trained.head, plan);
-      const name = config.export.name || path.basename(path.resolve(dataDir));
       const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
       const exported = await writeExport({
         outDir: config.export.out,
@@ -158,6 +166,8 @@ export class TrainPipeline {
       logger.info(`exported ${exported.dir}`);
       return {
         exportDir: exported.dir,
+        runId: run.id,
+        runDir: run.dir,
         version: exported.version,
         backend: { name: backend.name, reason: backend.reason },
         plan,

@@ -10,7 +10,7 @@ export function testConfig(flags: Record<string, string> = {}): FinetuneConfig {
   return loadConfig({
     env: 'test',
     environment: {},
-    flags: { out: temporaryDir('exports'), 'cache-dir': temporaryDir('cache'), ...flags },
+    flags: { out: temporaryDir('exports'), 'cache-dir': temporaryDir('cache'), 'runs-dir': temporaryDir('runs'), ...flags },
   }).values;
 }
 

@@ -43,6 +43,20 @@ describe('train pipeline on the embedded sample', () => {
     assert.equal(first.features.computed, 36);
   });
 
+  it('records the run: its config and one metrics line per epoch', () => {
+    assert.equal(path.dirname(first.runDir), config.runs.dir);
+    assert.equal(path.basename(first.runDir), first.runId);
+    const recorded = JSON.parse(fs.readFileSync(path.join(first.runDir, 'config.json'), 'utf8'));
+    assert.equal(recorded.train.epochs, 6);
+    const lines = fs.readFileSync(path.join(first.runDir, 'metrics.jsonl'), 'utf8').trim().split('\n').map((line) => JSON.parse(line));
+    assert.ok(lines.length >= 1 && lines.length <= 6);
+    lines.forEach((line, i) => {
+      assert.equal(line.phase, 'head');
+      assert.equal(line.epoch, i);
+      assert.ok(Number.isFinite(line.loss) && Number.isFinite(line.valLoss) && line.learningRate > 0);
+    });
+  });
+
   it('leaves every frozen weight and batch-norm statistic of the base bit-identical', async () => {
     const base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
     const exported = await loadExport(first.exportDir);
