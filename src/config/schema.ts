@@ -173,6 +173,13 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_CUT_LAYER',
       arg: 'cut-layer',
     },
+    pooling: {
+      doc: "How the head pools the feature map it reads: average (whole image), grid (each quarter, 2x2; frozen LayersModel features only), auto (grid at an intermediate cut, else average).",
+      format: ['auto', 'average', 'grid'],
+      default: 'auto',
+      env: 'FINETUNE_POLICY_POOLING',
+      arg: 'pooling',
+    },
   },
   train: {
     epochs: {
@@ -313,6 +320,7 @@ export type ConfigShape = {
     topBlocks: number;
     deepBlocks: number;
     cutLayer: string;
+    pooling: 'auto' | 'average' | 'grid';
   };
   train: {
     epochs: number;

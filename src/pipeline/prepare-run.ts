@@ -10,6 +10,7 @@ import { FeatureCache } from '../features/feature-cache';
 import { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import { BaseModelLoader } from '../models/base-model-loader';
+import type { Pooling } from '../models/grid-pooling';
 import { requireLayer } from '../models/network-surgery';
 import { measureSimilarity } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
@@ -28,8 +29,9 @@ export interface PreparedRun {
 }
 
 /** Fine-tuning caches the activation map at the boundary; a head alone needs only its pooled vector. */
-function keyPartsFor(boundary: { cutLayer: string; fineTune?: unknown }, baseSha256: string, preprocessing: string) {
-  return { baseSha256, cutLayer: boundary.fineTune ? `${boundary.cutLayer}@activation` : boundary.cutLayer, preprocessing };
+function keyPartsFor(boundary: { cutLayer: string; fineTune?: unknown; pooling: Pooling }, baseSha256: string, preprocessing: string) {
+  const features = boundary.fineTune ? '@activation' : boundary.pooling === 'grid' ? '@grid' : '';
+  return { baseSha256, cutLayer: `${boundary.cutLayer}${features}`, preprocessing };
 }
 
 export function headLayerNames(hiddenUnits: number): string[] {
@@ -74,6 +76,7 @@ export class RunPreparation {
         topBlocks: config.policy.topBlocks,
         deepBlocks: config.policy.deepBlocks,
         headLayers: headLayerNames(config.train.hiddenUnits),
+        requestedPooling: config.policy.pooling,
       };
       // Before the data are read, cached features (at the likely boundary or of the depth probe) vouch for files.
       const provisional = chooseFreezeBoundary(boundaryInputs);

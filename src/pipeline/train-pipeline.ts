@@ -69,7 +69,7 @@ export class TrainPipeline {
     logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
     const runner = plan.fineTune
       ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false })
-      : createFrozenRunner(base, plan.cutLayer, decode.size);
+      : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
     let trained: TrainedClassifier | undefined;
     const tensors: tf.Tensor[] = [];
     try {
