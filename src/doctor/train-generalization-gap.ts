@@ -1,0 +1,40 @@
+import { passed, type CheckResult } from './check-result';
+import type { DoctorCheck } from './doctor-inputs';
+import type { ShortRun } from './short-run';
+
+const name = 'train.generalization-gap';
+/** Training accuracy above validation accuracy by more than this: the head memorizes rather than generalizes. */
+export const warnAccuracyGap = 0.1;
+
+/** After a short run: training against validation accuracy and loss, and validation loss rising while training loss falls. */
+export function checkGeneralizationGap(run: ShortRun): CheckResult {
+  if (!run.val) {
+    return {
+      name,
+      status: 'warn',
+      detail: 'no validation images: the gap between training and validation cannot be measured',
+      fix: 'add images, give a val/ split, or raise data.validationFraction',
+      measured: { train: run.train, epochs: run.epochs },
+    };
+  }
+  const accuracyGap = run.train.accuracy - run.val.accuracy;
+  const lossGap = run.val.loss - run.train.loss;
+  const valLosses = run.history.map((log) => log.valLoss ?? NaN);
+  const bestValEpoch = valLosses.reduce((b, loss, i) => (loss < valLosses[b] ? i : b), 0);
+  const last = run.history.length - 1;
+  const valRising = last - bestValEpoch >= 2 && run.history[last].loss < run.history[bestValEpoch].loss;
+  const measured = { epochs: run.epochs, train: run.train, val: run.val, accuracyGap, lossGap, bestValEpoch, valLossRisingWhileTrainFalls: valRising, warnAccuracyGap };
+  const summary =
+    `after ${run.epochs} epochs: training accuracy ${run.train.accuracy.toFixed(3)} (loss ${run.train.loss.toFixed(3)}), ` +
+    `validation ${run.val.accuracy.toFixed(3)} (loss ${run.val.loss.toFixed(3)}), gap ${(100 * accuracyGap).toFixed(1)} points`;
+  if (accuracyGap <= warnAccuracyGap && !valRising) return passed(name, summary, measured);
+  return {
+    name,
+    status: 'warn',
+    detail: `${summary}${valRising ? `; validation loss rose after epoch ${bestValEpoch + 1} while training loss kept falling` : ''}: the head overfits`,
+    fix: 'more data (or augmentation), more dropout (--dropout), fewer epochs or a smaller --patience (early stopping keeps the best epoch), or a smaller head (--hidden-units 0)',
+    measured,
+  };
+}
+
+export const generalizationGapCheck: DoctorCheck = { name, run: async ({ shortRun }) => checkGeneralizationGap(await shortRun()) };
