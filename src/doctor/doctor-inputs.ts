@@ -12,7 +12,7 @@ export interface DoctorInputs {
   numClasses: number;
   /** Side of the square model input, in pixels. */
   inputSize: number;
-  /** Sizes, colour models and perceptual hashes of every usable image. */
+  /** Sizes, colour models and normalized thumbnails of every usable image. */
   fingerprints: ImageFingerprint[];
   /** Frozen features of the training images as extracted (before standardization), in dataset.train order. */
   rawTrain: tf.Tensor2D;

@@ -25,6 +25,14 @@ export interface DoctorReport {
   timings: Record<string, number>;
 }
 
+export interface PreparedDoctorInputs {
+  inputs: DoctorInputs;
+  backend: DoctorReport['backend'];
+  features: DoctorReport['features'];
+  timings: Record<string, number>;
+  dispose(): void;
+}
+
 const seconds = (since: number) => (Date.now() - since) / 1000;
 
 /** `doctor`: the same preparation and frozen features as `train` (shared cache), then the tuning guide's checks. */
@@ -39,8 +47,21 @@ export class DoctorPipeline {
   ) {}
 
   async run(dataDir: string): Promise<DoctorReport> {
-    const { config, logger } = this;
     const totalStarted = Date.now();
+    const prepared = await this.prepareInputs(dataDir);
+    try {
+      const started = Date.now();
+      const checks = await runDoctorChecks(prepared.inputs, this.logger);
+      const timings = { ...prepared.timings, checks_s: seconds(started), total_s: seconds(totalStarted) };
+      return { checks, summary: countStatuses(checks), backend: prepared.backend, features: prepared.features, timings };
+    } finally {
+      prepared.dispose();
+    }
+  }
+
+  /** Everything the checks read, prepared as `train` prepares it; dispose() releases the tensors and the base. */
+  async prepareInputs(dataDir: string): Promise<PreparedDoctorInputs> {
+    const { config, logger } = this;
     const prepared = await this.preparation.prepare(dataDir);
     const { base, dataset, plan, decode, backend } = prepared;
     const timings = { ...prepared.timings };
@@ -50,14 +71,18 @@ export class DoctorPipeline {
     const keyParts = { ...prepared.keyParts, cutLayer: layer };
     const runner = createFrozenRunner(base, layer, decode.size);
     const tensors: tf.Tensor[] = [];
+    const dispose = () => {
+      tf.dispose(tensors);
+      runner.dispose();
+      base.dispose();
+    };
     try {
       let started = Date.now();
       const fingerprints = await fingerprintImages([...dataset.train, ...dataset.val, ...dataset.test], config.preprocess.concurrency);
       timings.fingerprint_s = seconds(started);
 
       started = Date.now();
-      const records = [...dataset.train, ...dataset.val];
-      const extracted = await extractFeatures(runner, records, {
+      const extracted = await extractFeatures(runner, [...dataset.train, ...dataset.val], {
         decoder: this.decoder,
         decode,
         concurrency: config.preprocess.concurrency,
@@ -120,21 +145,16 @@ export class DoctorPipeline {
             }
           })()),
       };
-      started = Date.now();
-      const checks = await runDoctorChecks(inputs, logger);
-      timings.checks_s = seconds(started);
-      timings.total_s = seconds(totalStarted);
       return {
-        checks,
-        summary: countStatuses(checks),
+        inputs,
         backend: { name: backend.name, reason: backend.reason },
         features: { layer, computed: extracted.computed, fromCache: extracted.fromCache },
         timings,
+        dispose,
       };
-    } finally {
-      tf.dispose(tensors);
-      runner.dispose();
-      base.dispose();
+    } catch (error) {
+      dispose();
+      throw error;
     }
   }
 }
