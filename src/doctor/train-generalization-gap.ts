@@ -6,7 +6,11 @@ const name = 'train.generalization-gap';
 /** Training accuracy above validation accuracy by more than this: the head memorizes rather than generalizes. */
 export const warnAccuracyGap = 0.1;
 
-/** After a short run: training against validation accuracy and loss, and validation loss rising while training loss falls. */
+/**
+ * After a short run: training against validation accuracy and loss at the weights early stopping
+ * keeps, and validation loss rising while training loss falls over the epochs (which the restored
+ * best weights hide).
+ */
 export function checkGeneralizationGap(run: ShortRun): CheckResult {
   if (!run.val) {
     return {
@@ -23,7 +27,8 @@ export function checkGeneralizationGap(run: ShortRun): CheckResult {
   const bestValEpoch = valLosses.reduce((b, loss, i) => (loss < valLosses[b] ? i : b), 0);
   const last = run.history.length - 1;
   const valRising = last - bestValEpoch >= 2 && run.history[last].loss < run.history[bestValEpoch].loss;
-  const measured = { epochs: run.epochs, train: run.train, val: run.val, accuracyGap, lossGap, bestValEpoch, valLossRisingWhileTrainFalls: valRising, warnAccuracyGap };
+  const lastEpoch = { trainLoss: run.history[last].loss, trainAccuracy: run.history[last].accuracy, valLoss: run.history[last].valLoss, valAccuracy: run.history[last].valAccuracy };
+  const measured = { epochs: run.epochs, train: run.train, val: run.val, accuracyGap, lossGap, bestValEpoch, lastEpoch, valLossRisingWhileTrainFalls: valRising, warnAccuracyGap };
   const summary =
     `after ${run.epochs} epochs: training accuracy ${run.train.accuracy.toFixed(3)} (loss ${run.train.loss.toFixed(3)}), ` +
     `validation ${run.val.accuracy.toFixed(3)} (loss ${run.val.loss.toFixed(3)}), gap ${(100 * accuracyGap).toFixed(1)} points`;

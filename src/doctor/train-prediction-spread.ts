@@ -5,7 +5,7 @@ const name = 'train.prediction-spread';
 /** Mean top probability, rescaled so that uniform predictions are 0 and certain ones 1, below which predictions count as near uniform. */
 export const warnSpread = 0.25;
 /** Probabilities that vary less than this across images do not depend on the image. */
-export const constantOutput = 1e-3;
+export const constantOutput = 1e-5;
 
 /**
  * After a short run, predictions should move from uniform towards 0 and 1: the mean of the top
