@@ -3,7 +3,7 @@ import type { DoctorCheck } from './doctor-inputs';
 import type { ShortRun } from './short-run';
 
 const name = 'train.generalization-gap';
-/** Training accuracy above validation accuracy by more than this: the head memorizes rather than generalizes. */
+/** Training accuracy above validation accuracy by more than this (and more than twice the gap's standard error): the head memorizes rather than generalizes. */
 export const warnAccuracyGap = 0.1;
 
 /**
@@ -22,17 +22,21 @@ export function checkGeneralizationGap(run: ShortRun): CheckResult {
     };
   }
   const accuracyGap = run.train.accuracy - run.val.accuracy;
+  // On a few validation images one mistake moves accuracy by several points: the gap must also exceed twice its standard error.
+  const valImages = run.probabilities.length;
+  const noise = 2 * Math.sqrt((run.val.accuracy * (1 - run.val.accuracy)) / Math.max(valImages, 1));
+  const threshold = Math.max(warnAccuracyGap, noise);
   const lossGap = run.val.loss - run.train.loss;
   const valLosses = run.history.map((log) => log.valLoss ?? NaN);
   const bestValEpoch = valLosses.reduce((b, loss, i) => (loss < valLosses[b] ? i : b), 0);
   const last = run.history.length - 1;
   const valRising = last - bestValEpoch >= 2 && run.history[last].loss < run.history[bestValEpoch].loss;
   const lastEpoch = { trainLoss: run.history[last].loss, trainAccuracy: run.history[last].accuracy, valLoss: run.history[last].valLoss, valAccuracy: run.history[last].valAccuracy };
-  const measured = { epochs: run.epochs, train: run.train, val: run.val, accuracyGap, lossGap, bestValEpoch, lastEpoch, valLossRisingWhileTrainFalls: valRising, warnAccuracyGap };
+  const measured = { epochs: run.epochs, train: run.train, val: run.val, accuracyGap, lossGap, bestValEpoch, lastEpoch, valLossRisingWhileTrainFalls: valRising, valImages, warnAccuracyGap, threshold };
   const summary =
     `after ${run.epochs} epochs: training accuracy ${run.train.accuracy.toFixed(3)} (loss ${run.train.loss.toFixed(3)}), ` +
     `validation ${run.val.accuracy.toFixed(3)} (loss ${run.val.loss.toFixed(3)}), gap ${(100 * accuracyGap).toFixed(1)} points`;
-  if (accuracyGap <= warnAccuracyGap && !valRising) return passed(name, summary, measured);
+  if (accuracyGap <= threshold && !valRising) return passed(name, summary, measured);
   return {
     name,
     status: 'warn',

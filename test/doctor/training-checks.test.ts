@@ -235,3 +235,25 @@ describe('train.generalization-gap and train.prediction-spread after a short run
     assert.equal(failed.status, 'fail', failed.detail);
   });
 });
+
+describe('train.generalization-gap thresholds', () => {
+  const history = (epochs: number) => Array.from({ length: epochs }, (_, epoch) => ({ epoch, learningRate: 0.005, loss: 1 / (epoch + 1), accuracy: 0.9, valLoss: 1 / (epoch + 1), valAccuracy: 0.8, seconds: 0.1 }));
+  const runWith = (train: number, val: number, valImages: number) => ({
+    epochs: 5,
+    history: history(5),
+    train: { loss: 0.1, accuracy: train },
+    val: { loss: 0.4, accuracy: val },
+    probabilities: Array.from({ length: valImages }, () => [0.9, 0.1]),
+    probabilitiesOf: 'val' as const,
+  });
+
+  it('warns at a 30-point accuracy gap on 60 validation images, not at 10 points on 10 images (one image is 10 points)', () => {
+    assert.equal(checkGeneralizationGap(runWith(1, 0.7, 60)).status, 'warn');
+    assert.equal(checkGeneralizationGap(runWith(1, 0.9, 10)).status, 'pass');
+  });
+
+  it('warns that nothing can be measured without validation images', () => {
+    const { val: _, ...noVal } = runWith(1, 0.9, 10);
+    assert.equal(checkGeneralizationGap({ ...noVal, probabilitiesOf: 'train' }).status, 'warn');
+  });
+});
