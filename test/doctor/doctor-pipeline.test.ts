@@ -36,3 +36,17 @@ describe('doctor pipeline on the embedded sample', () => {
     assert.ok(report.timings.checks_s > 0 && report.timings.total_s >= report.timings.checks_s);
   });
 });
+
+describe('doctor pipeline on a plan that fine-tunes', () => {
+  it('checks the head on the pooled output of the top of the fine-tuned blocks, as the head phase of fine-tuning reads it', async () => {
+    const config = testConfig({ 'image-size': '96', 'extract-workers': '1', policy: 'top' });
+    const prepared = await testContainer(config).get(DoctorPipeline).prepareInputs(copySample({ classes: 2, perClass: 8 }));
+    try {
+      assert.equal(prepared.features.layer, 'out_relu');
+      assert.equal(prepared.inputs.train.x.shape[1], 1280);
+      assert.equal(prepared.inputs.rawTrain.shape[0], prepared.inputs.dataset.train.length);
+    } finally {
+      prepared.dispose();
+    }
+  });
+});
