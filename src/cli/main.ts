@@ -3,7 +3,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load-config';
 import { createContainer } from '../container/container';
-import { FinetuneError, UsageError } from '../errors';
+import { DoctorPipeline } from '../doctor/doctor-pipeline';
+import { FinetuneError, RuntimeFailure, UsageError } from '../errors';
 import { StderrLogger } from '../logger';
 import { packageRoot } from '../package-root';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
@@ -61,6 +62,19 @@ export function buildProgram(): Command {
     const prepared = await container.get(RunPreparation).prepare(data);
     prepared.base.dispose();
     print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
+  });
+
+  const doctor = program.command('doctor').description("run the tuning guide's sanity checks on a data folder (data, initial loss, ten-sample overfit, learning-rate range, short run); exits 1 when a check fails");
+  doctor.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
+  const doctorFlags = addConfigOptions(doctor);
+  doctor.action(async (options: CommonOptions & { data?: string }) => {
+    const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
+    const resolved = resolveConfig(options, doctorFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const report = await container.get(DoctorPipeline).run(data);
+    print(report, options, 'doctor');
+    const failed = report.checks.filter((check) => check.status === 'fail');
+    if (failed.length > 0) throw new RuntimeFailure(`${failed.length} doctor check${failed.length > 1 ? 's' : ''} failed: ${failed.map((check) => check.name).join(', ')}`);
   });
 
   const evaluate = program.command('evaluate').description('score an export on a labelled folder');

@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { Container, ContainerModule } from 'inversify';
 import { FinetuneConfig } from '../config/schema';
+import { DoctorPipeline } from '../doctor/doctor-pipeline';
 import { DiskFeatureCache } from '../features/disk-feature-cache';
 import { FeatureCache } from '../features/feature-cache';
 import { Logger } from '../logger';
@@ -34,6 +35,7 @@ const pipelineModule = new ContainerModule((bind) => {
   bind(RunPreparation).toSelf();
   bind(TrainPipeline).toSelf();
   bind(ClassifyPipeline).toSelf();
+  bind(DoctorPipeline).toSelf();
 });
 
 /** The one composition root: configuration and logger in, every stage bound to its implementation. */
