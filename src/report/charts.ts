@@ -38,38 +38,35 @@ export function classCountsChart(dataset: DatasetSummary): TopLevelSpec {
 
 const metricTitle: Record<string, string> = { logme: 'LogME evidence per image', probe: 'linear-probe accuracy (3-fold)' };
 
-/** Transferability score per candidate depth, bottom to top; the chosen cut and the best depth stand out. */
+/** Transferability score per candidate depth, bottom to top: where it peaks decides the plan; the chosen cut stands out. */
 export function transferabilityChart(plan: Plan): TopLevelSpec {
   const { similarity } = plan;
+  const roles = ['cut layer', 'best score', 'other depth'];
   const values = similarity.scores.map((s) => ({
     layer: s.layer,
     score: s.score,
-    role: s.layer === plan.cutLayer ? 'cut layer (features taken here)' : s.layer === similarity.best ? 'best score' : 'other depth',
+    role: s.layer === plan.cutLayer ? roles[0] : s.layer === similarity.best ? roles[1] : roles[2],
   }));
   return {
     config: baseConfig,
-    width: { step: 70 },
-    height: 220,
+    width: { step: 80 },
+    height: 200,
     data: { values },
+    encoding: {
+      x: { field: 'layer', type: 'nominal', sort: similarity.scores.map((s) => s.layer), title: 'candidate depth (bottom to top)', axis: { labelAngle: -30, grid: false } },
+      y: { field: 'score', type: 'quantitative', title: metricTitle[similarity.metric ?? 'logme'], scale: { zero: false, nice: true } },
+    },
     layer: [
+      { mark: { type: 'line', color: '#9db4cf', strokeWidth: 2 } },
       {
-        mark: { type: 'bar', cornerRadiusEnd: 2 },
+        mark: { type: 'point', filled: true, size: 110 },
         encoding: {
-          color: {
-            field: 'role',
-            type: 'nominal',
-            scale: { domain: ['cut layer (features taken here)', 'best score', 'other depth'], range: ['#e45756', '#f2a541', '#9db4cf'] },
-            title: null,
-          },
+          color: { field: 'role', type: 'nominal', scale: { domain: roles, range: ['#e45756', '#f2a541', '#4c78a8'] }, title: null },
+          tooltip: [{ field: 'layer' }, { field: 'score', format: '.4f' }, { field: 'role' }],
         },
       },
-      { mark: { type: 'text', dy: -6, fontSize: 10 }, encoding: { text: { field: 'score', type: 'quantitative', format: '.3f' } } },
+      { mark: { type: 'text', dy: -12, fontSize: 10 }, encoding: { text: { field: 'score', type: 'quantitative', format: '.3f' } } },
     ],
-    encoding: {
-      x: { field: 'layer', type: 'nominal', sort: similarity.scores.map((s) => s.layer), title: 'candidate depth (bottom to top)', axis: { labelAngle: -30 } },
-      y: { field: 'score', type: 'quantitative', title: metricTitle[similarity.metric ?? 'logme'], scale: { zero: false, nice: true } },
-      tooltip: [{ field: 'layer' }, { field: 'score', format: '.4f' }, { field: 'role' }],
-    },
   };
 }
 

@@ -65,9 +65,9 @@ code { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size:
 .card .value { font-size: 19px; font-weight: 600; }
 .card .label { color: #6b7280; font-size: 12px; }
 .charts { display: flex; flex-wrap: wrap; gap: 18px; align-items: flex-start; }
-figure { margin: 0; }
-figure svg { max-width: 100%; height: auto; }
-figcaption { color: #6b7280; font-size: 12px; margin-top: 4px; max-width: 560px; }
+figure { margin: 0; width: min-content; }
+figure svg { display: block; }
+figcaption { color: #6b7280; font-size: 12px; margin-top: 4px; min-width: 260px; }
 table { border-collapse: collapse; font-size: 13px; }
 th, td { border-bottom: 1px solid #eef0f3; padding: 4px 10px; text-align: left; }
 td.number, th.number { text-align: right; font-variant-numeric: tabular-nums; }
@@ -164,7 +164,7 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     similarity.scores.length > 0
       ? await draw(
           transferabilityChart(plan),
-          `Transferability of the frozen features at each candidate depth (${similarity.sampleSize ?? '?'} training images). ${similarity.reason}`,
+          `Transferability of the frozen features at each candidate depth, on ${similarity.sampleSize ?? '?'} training images: a peak at the top means similar data, a peak lower down means different data.`,
           'transferability',
         )
       : `<p class="muted">Transferability was not measured: ${escapeHtml(similarity.reason)} (auto measures it; a forced policy skips it).</p>`;
