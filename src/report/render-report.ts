@@ -167,7 +167,7 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
           `Transferability of the frozen features at each candidate depth, on ${similarity.sampleSize ?? '?'} training images: a peak at the top means similar data, a peak lower down means different data.`,
           'transferability',
         )
-      : `<p class="muted">Transferability was not measured: ${escapeHtml(similarity.reason)} (auto measures it; a forced policy skips it).</p>`;
+      : `<p class="muted">Transferability was not measured in this run (${escapeHtml(similarity.reason)}). The auto policy measures it at every candidate depth.</p>`;
   return `<section id="plan">
 <h2>Plan: ${escapeHtml(plan.quadrant)}</h2>
 <div class="cards">${[
