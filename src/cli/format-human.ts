@@ -1,3 +1,5 @@
+import { formatRunSummary, type RunSummary } from '../report/run-summary';
+
 /** Short, readable summaries for stdout when --json is not given. */
 export function formatHuman(command: string, result: unknown): string {
   const r = result as Record<string, any>;
@@ -8,6 +10,7 @@ export function formatHuman(command: string, result: unknown): string {
         `validation accuracy ${r.metrics.val.accuracy.toFixed(3)} (loss ${r.metrics.val.loss.toFixed(4)}, ${r.metrics.val.n} images)`,
         ...(r.metrics.test ? [`test accuracy ${r.metrics.test.accuracy.toFixed(3)} (${r.metrics.test.n} images)`] : []),
         `plan: ${r.plan.policy}, head on ${r.plan.cutLayer}; backend ${r.backend.name}`,
+        ...(r.reportPath ? [`report ${r.reportPath}`] : []),
         `timings: ${Object.entries(r.timings).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}`,
       ].join('\n');
     case 'plan':
@@ -26,6 +29,8 @@ export function formatHuman(command: string, result: unknown): string {
         .join('\n');
     case 'doctor':
       return formatDoctor(r);
+    case 'report':
+      return formatRunSummary(r as RunSummary);
     case 'config print':
       return Object.entries(r.origins as Record<string, string>)
         .map(([key, origin]) => `${key} = ${JSON.stringify(key.split('.').reduce((o: any, k) => o[k], r.values))}  (${origin})`)

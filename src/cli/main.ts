@@ -10,8 +10,10 @@ import { packageRoot } from '../package-root';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
+import { summarizeRun } from '../report/run-summary';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
+import { stderrOutput } from './stderr-output';
 
 interface CommonOptions {
   env?: string;
@@ -47,7 +49,8 @@ export function buildProgram(): Command {
   train.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
     const resolved = resolveConfig(options, trainFlags());
-    const container = createContainer(resolved.values, new StderrLogger());
+    const output = stderrOutput({ json: options.json });
+    const container = createContainer(resolved.values, output.logger, output.progress);
     const result = await container.get(TrainPipeline).run(data, { env: resolved.env, values: resolved.values, origins: resolved.origins });
     print(result, options, 'train');
   });
@@ -58,7 +61,8 @@ export function buildProgram(): Command {
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
-    const container = createContainer(resolved.values, new StderrLogger());
+    const output = stderrOutput({ json: options.json });
+    const container = createContainer(resolved.values, output.logger, output.progress);
     const prepared = await container.get(RunPreparation).prepare(data);
     prepared.base.dispose();
     print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
@@ -101,6 +105,15 @@ export function buildProgram(): Command {
     const resolved = resolveConfig(options, predictFlags());
     const container = createContainer(resolved.values, new StderrLogger());
     print(await container.get(ClassifyPipeline).predict(model, files, topK), options, 'predict');
+  });
+
+  const report = program.command('report').description("a training run's report: its path and a summary (best validation accuracy, epochs, plan, per-class F1)");
+  report.argument('<run>', 'run id (a folder under runs.dir, e.g. models/runs/<run-id>) or the path of a run folder');
+  report.option('--render', "render report.html again from the run folder's report-data.json");
+  const reportFlags = addConfigOptions(report);
+  report.action(async (run: string, options: CommonOptions & { render?: boolean }) => {
+    const resolved = resolveConfig(options, reportFlags());
+    print(await summarizeRun(resolved.values.runs.dir, run, { render: options.render }), options, 'report');
   });
 
   const config = program.command('config').description('configuration');

@@ -10,6 +10,7 @@ import { BaseModelLoader } from '../models/base-model-loader';
 import { HubMobileNetSource } from '../models/hub-mobilenet-source';
 import { LocalLayersSource } from '../models/local-layers-source';
 import { NsfwjsMobileNetSource } from '../models/nsfwjs-mobilenet-source';
+import { Progress, silentProgress } from '../progress';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
@@ -38,11 +39,12 @@ const pipelineModule = new ContainerModule((bind) => {
   bind(DoctorPipeline).toSelf();
 });
 
-/** The one composition root: configuration and logger in, every stage bound to its implementation. */
-export function createContainer(config: FinetuneConfig, logger: Logger): Container {
+/** The one composition root: configuration, logger and progress display in, every stage bound to its implementation. */
+export function createContainer(config: FinetuneConfig, logger: Logger, progress: Progress = silentProgress): Container {
   const container = new Container();
   container.bind(FinetuneConfig).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
+  container.bind(Progress).toConstantValue(progress);
   container.load(preprocessModule, modelsModule, featuresModule, pipelineModule);
   return container;
 }

@@ -12,6 +12,7 @@ import type { BaseModel } from '../models/base-model';
 import { BaseModelLoader } from '../models/base-model-loader';
 import type { Pooling } from '../models/grid-pooling';
 import { requireLayer } from '../models/network-surgery';
+import { Progress } from '../progress';
 import { measureSimilarity } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
 import type { Similarity } from '../policy/similarity';
@@ -49,6 +50,7 @@ export class RunPreparation {
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
     @inject(BaseModelLoader) private readonly baseLoader: BaseModelLoader,
     @inject(FeatureCache) private readonly cache: FeatureCache,
+    @inject(Progress) private readonly progress: Progress,
   ) {}
 
   async prepare(dataDir: string): Promise<PreparedRun> {
@@ -91,6 +93,7 @@ export class RunPreparation {
         minImagesPerClass: config.data.minImagesPerClass,
         decode: { fit: decode.fit, maxInputPixels: decode.maxInputPixels, concurrency: config.preprocess.concurrency },
         knownGood: (sha256) => vouching.some((parts) => this.cache.has(featureKey({ imageSha256: sha256, ...parts }))),
+        progress: this.progress,
       });
       timings.scan_s = seconds(started);
       logger.info(
@@ -123,6 +126,7 @@ export class RunPreparation {
           batchSize: config.train.batchSize,
           workers: config.preprocess.extractWorkers,
           logger,
+          progress: this.progress,
         });
         timings.probe_s = seconds(started);
       }

@@ -18,7 +18,10 @@ import { Logger } from '../logger';
 import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
 import type { Plan } from '../policy/plan';
-import { appendEpochRecord, createRunDirectory, writeRunConfig } from '../runs/run-directory';
+import { Progress } from '../progress';
+import { buildReportData } from '../report/report-data';
+import { writeReport } from '../report/write-report';
+import { appendEpochRecord, createRunDirectory, writeRunConfig, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
@@ -29,6 +32,8 @@ export interface TrainResult {
   runId: string;
   /** models/runs/<run-id>/: the run's config and metrics.jsonl. */
   runDir: string;
+  /** The run's report.html (absent only when it could not be written; a warning says why). */
+  reportPath?: string;
   version: number;
   backend: { name: string; reason: string };
   plan: Plan;
@@ -54,6 +59,7 @@ export class TrainPipeline {
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
     @inject(FeatureCache) private readonly cache: FeatureCache,
     @inject(RunPreparation) private readonly preparation: RunPreparation,
+    @inject(Progress) private readonly progress: Progress,
   ) {}
 
   async run(dataDir: string, resolvedConfig?: unknown): Promise<TrainResult> {
@@ -85,6 +91,7 @@ export class TrainPipeline {
         cache: this.cache,
         keyParts,
         logger,
+        progress: this.progress,
         workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
       });
       computed = extracted.computed;
@@ -119,6 +126,7 @@ export class TrainPipeline {
         numClasses,
         config,
         logger,
+        progress: this.progress,
         onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
       });
       timings.train_s = seconds(started);
@@ -130,6 +138,7 @@ export class TrainPipeline {
       const testScore = score(test);
       const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
       logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
+      const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
 
       started = Date.now();
       const classifier = exportableClassifier(base, runner, trained.head, plan);
@@ -164,10 +173,25 @@ export class TrainPipeline {
       timings.export_s = seconds(started);
       timings.total_s = seconds(totalStarted);
       logger.info(`exported ${exported.dir}`);
+      started = Date.now();
+      const reportPath = await this.writeReport(run, {
+        name,
+        status: 'succeeded',
+        dataset,
+        plan,
+        backend,
+        exportDir: exported.dir,
+        metrics,
+        phases: trained.phases,
+        validationProbabilities,
+        timings,
+      });
+      timings.report_s = seconds(started);
       return {
         exportDir: exported.dir,
         runId: run.id,
         runDir: run.dir,
+        ...(reportPath ? { reportPath } : {}),
         version: exported.version,
         backend: { name: backend.name, reason: backend.reason },
         plan,
@@ -177,11 +201,26 @@ export class TrainPipeline {
         features: { computed, fromCache },
         timings,
       };
+    } catch (error) {
+      await this.writeReport(run, { name, status: 'failed', error: (error as Error).message, dataset, plan, backend, timings });
+      throw error;
     } finally {
       tensors.forEach((t) => t.dispose());
       if (trained) releaseWeights(trained.head);
       base.dispose();
       runner.dispose();
+    }
+  }
+
+  /** report.html and report-data.json in the run folder; a report that cannot be written only warns, it never fails the run. */
+  private async writeReport(run: RunDirectory, inputs: Omit<Parameters<typeof buildReportData>[0], 'run'>): Promise<string | undefined> {
+    try {
+      const reportPath = await writeReport(run, await buildReportData({ run, ...inputs }));
+      this.logger.info(`report ${reportPath}`);
+      return reportPath;
+    } catch (error) {
+      this.logger.warn(`could not write the run's report in ${run.dir}: ${(error as Error).message}`);
+      return undefined;
     }
   }
 

@@ -32,6 +32,8 @@ export interface FitOptions {
   /** Examples per inference batch when scoring (bounds memory for large activations). */
   evaluationBatchSize?: number;
   onEpoch?: (log: EpochLog) => void;
+  /** Called after every training batch, counted from 1 within the epoch. */
+  onBatch?: (epoch: number, batch: number, batchesPerEpoch: number) => void;
 }
 
 export interface EpochLog {
@@ -139,6 +141,7 @@ export async function fit(
         });
         lossSum += loss;
         correct += hits;
+        options.onBatch?.(epoch, start / options.batchSize + 1, Math.ceil(order.length / options.batchSize));
         await new Promise((resolve) => setImmediate(resolve));
       }
       const trainMetrics = { loss: lossSum / train.labels.length, accuracy: correct / train.labels.length };
