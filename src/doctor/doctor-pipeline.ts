@@ -66,10 +66,11 @@ export class DoctorPipeline {
     const { base, dataset, plan, decode, backend } = prepared;
     const timings = { ...prepared.timings };
     // The head's input: pooled features at the cut, or (when the plan fine-tunes) at the top of the
-    // fine-tuned blocks, which is what the head phase of fine-tuning reads before the blocks change.
+    // fine-tuned blocks, which is what the head phase of fine-tuning reads before the blocks change;
+    // the same pooling too, so that doctor and train share cached features.
     const layer = plan.fineTune ? plan.fineTune.until : plan.cutLayer;
-    const keyParts = { ...prepared.keyParts, cutLayer: layer };
-    const runner = createFrozenRunner(base, layer, decode.size);
+    const keyParts = plan.fineTune ? { ...prepared.keyParts, cutLayer: layer } : prepared.keyParts;
+    const runner = createFrozenRunner(base, layer, decode.size, { pooling: plan.fineTune ? 'average' : plan.pooling });
     const tensors: tf.Tensor[] = [];
     const dispose = () => {
       tf.dispose(tensors);
