@@ -180,6 +180,13 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_POOLING',
       arg: 'pooling',
     },
+    gridMinImagesPerClass: {
+      doc: 'Auto pooling uses the 2x2 grid only when the smallest class has at least this many training images (four times the features overfit below).',
+      format: 'positive-integer',
+      default: 20,
+      env: 'FINETUNE_POLICY_GRID_MIN_IMAGES_PER_CLASS',
+      arg: 'grid-min-images-per-class',
+    },
   },
   train: {
     epochs: {
@@ -321,6 +328,7 @@ export type ConfigShape = {
     deepBlocks: number;
     cutLayer: string;
     pooling: 'auto' | 'average' | 'grid';
+    gridMinImagesPerClass: number;
   };
   train: {
     epochs: number;

@@ -79,12 +79,18 @@ export class RunPreparation {
         deepBlocks: config.policy.deepBlocks,
         headLayers: headLayerNames(config.train.hiddenUnits),
         requestedPooling: config.policy.pooling,
+        gridMinImagesPerClass: config.policy.gridMinImagesPerClass,
       };
       // Before the data are read, cached features (at the likely boundary or of the depth probe) vouch for files.
       const provisional = chooseFreezeBoundary(boundaryInputs);
       if (base.network.kind === 'layers') requireLayer(base.network.model, provisional.cutLayer);
       const candidateLayers = config.policy.candidateLayers.length > 0 ? config.policy.candidateLayers : base.candidateLayers;
-      const vouching = [keyPartsFor(provisional, base.sha256, preprocessing), { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing }];
+      const vouching = [
+        keyPartsFor(provisional, base.sha256, preprocessing),
+        // Auto pooling also depends on the class sizes, not known yet.
+        keyPartsFor({ ...provisional, pooling: 'average' }, base.sha256, preprocessing),
+        { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing },
+      ];
 
       started = Date.now();
       logger.info(`checking images in ${path.resolve(dataDir)}`);

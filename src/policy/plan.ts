@@ -39,8 +39,10 @@ export interface PlanInputs {
   /** ...and its smallest class at least this many. */
   largeMinImagesPerClass: number;
   headLayers: string[];
-  /** Pooling forced by configuration; auto (the default) decides from the cut. */
+  /** Pooling forced by configuration; auto (the default) decides from the cut and the class sizes. */
   requestedPooling?: Pooling | 'auto';
+  /** Auto pools over a grid only when the smallest class has at least this many training images. Defaults to 20. */
+  gridMinImagesPerClass?: number;
   /** Measured similarity; auto decides from it and the dataset size. */
   similarity?: Similarity;
 }
@@ -54,8 +56,10 @@ export interface FreezeBoundary {
   reasons: string[];
 }
 
-type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers' | 'requestedPooling'> & {
+type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers' | 'requestedPooling' | 'gridMinImagesPerClass'> & {
   size?: 'small' | 'large';
+  /** Training images in the smallest class, once the data are read. */
+  smallestClass?: number;
   similarity?: Similarity;
 };
 
@@ -158,7 +162,9 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
 /**
  * Global average pooling where the base's own classifier pooled (its last features, and fine-tuned
  * tops, which keep the base's structure); a 2x2 grid at an intermediate cut, where features describe
- * parts and where they appear still tells classes apart (measured on Fashion-MNIST: +2 points).
+ * parts and where they appear still tells classes apart. Measured on Fashion-MNIST (1,000 unseen
+ * images): +2 points with 40 training images per class, even at 12, 6 points worse at 4, where four
+ * times the features overfit.
  */
 function choosePooling(inputs: BoundaryInputs, cutLayer: string, fineTune: { until: string } | undefined, reasons: string[]): Pooling {
   const requested = inputs.requestedPooling ?? 'auto';
@@ -173,13 +179,18 @@ function choosePooling(inputs: BoundaryInputs, cutLayer: string, fineTune: { unt
     reasons.push(`The head pools features ${requested === 'grid' ? 'over a 2x2 grid' : 'over the whole image'}, as configured (policy.pooling).`);
     return requested;
   }
-  if (!graph && !fineTune && cutLayer !== inputs.base.lastFeatureLayer) {
+  if (graph || fineTune || cutLayer === inputs.base.lastFeatureLayer) return 'average';
+  const minimum = inputs.gridMinImagesPerClass ?? 20;
+  if (inputs.smallestClass !== undefined && inputs.smallestClass < minimum) {
     reasons.push(
-      `At ${cutLayer} features describe parts of the image, and where they appear still matters: the head reads them averaged over each quarter of the image (2x2 grid), not over the whole image.`,
+      `The head reads ${cutLayer} averaged over the whole image: with ${inputs.smallestClass} images in the smallest class (fewer than policy.gridMinImagesPerClass=${minimum}), four times the features of a 2x2 grid would overfit.`,
     );
-    return 'grid';
+    return 'average';
   }
-  return 'average';
+  reasons.push(
+    `At ${cutLayer} features describe parts of the image, and where they appear still matters: the head reads them averaged over each quarter of the image (2x2 grid), not over the whole image.`,
+  );
+  return 'grid';
 }
 
 /** The plan: dataset size against the thresholds, and the freeze boundary. */
@@ -188,7 +199,7 @@ export function makePlan(inputs: PlanInputs): Plan {
   const total = counts.reduce((a, b) => a + b, 0);
   const smallestClass = Math.min(...counts);
   const category = total >= inputs.largeMinImages && smallestClass >= inputs.largeMinImagesPerClass ? 'large' : 'small';
-  const boundary = chooseFreezeBoundary({ ...inputs, size: category });
+  const boundary = chooseFreezeBoundary({ ...inputs, size: category, smallestClass });
   return {
     policy: boundary.policy,
     requestedPolicy: inputs.requestedPolicy,

@@ -134,6 +134,14 @@ describe('makePlan', () => {
       assert.equal(makePlan(inputs({ requestedPolicy: 'top' })).pooling, 'average');
     });
 
+    it('auto keeps whole-image pooling when the smallest class is below policy.gridMinImagesPerClass', () => {
+      const few = makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 } }));
+      assert.equal(few.pooling, 'average');
+      assert.ok(few.reasons.some((r) => /19 images in the smallest class/.test(r)), few.reasons.join(' '));
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 20 } })).pooling, 'grid');
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 }, gridMinImagesPerClass: 10 })).pooling, 'grid');
+    });
+
     it('forced pooling wins where it applies, and grid under fine-tuning is a configuration error', () => {
       assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', requestedPooling: 'average' })).pooling, 'average');
       assert.equal(makePlan(inputs({ requestedPolicy: 'head', requestedPooling: 'grid' })).pooling, 'grid');
