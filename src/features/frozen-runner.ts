@@ -94,13 +94,14 @@ export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize:
  * A runner whose features are the pooled outputs of several depths side by side (widths says
  * where each ends), so that one pass, in this thread or in workers, scores every candidate depth.
  */
-export function createProbeRunner(base: BaseModel, layers: string[], imageSize: number): FrozenRunner<tf.Tensor2D> & { widths: number[] } {
-  const { model, widths } = buildDepthProbe(base, layers, imageSize);
+export function createProbeRunner(base: BaseModel, layers: string[], imageSize: number): FrozenRunner<tf.Tensor2D> & { widths: number[]; gridWidths: number[] } {
+  const { model, widths, gridWidths } = buildDepthProbe(base, layers, imageSize);
   return {
     model,
     widths,
+    gridWidths,
     pooled: true,
-    featureShape: [widths.reduce((a, b) => a + b, 0)],
+    featureShape: [[...widths, ...gridWidths].reduce((a, b) => a + b, 0)],
     run: (pixels) => forwardLayers(model, pixels, false) as tf.Tensor2D,
     spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool: false }),
     dispose: () => undefined,

@@ -16,18 +16,30 @@ export function buildFrozenPart(base: BaseModel, cutLayer: string, imageSize: nu
   return tf.model({ inputs: image, outputs: output, name: 'frozen_part' });
 }
 
+export interface DepthProbe {
+  model: tf.LayersModel;
+  /** Width of each depth's global-average-pooled features, in the order of the layers. */
+  widths: number[];
+  /** Width of each depth's 2x2-grid-pooled features, which follow; empty when a map is smaller than 2x2. */
+  gridWidths: number[];
+}
+
 /**
  * Probes of several depths in one pass: each candidate layer's output, global-average-pooled,
- * concatenated in the order given. Returns the model and each depth's width.
+ * concatenated in the order given, then (when every map allows it) the same outputs pooled over a
+ * 2x2 grid, so that one pass also tells whether where features appear matters.
  */
-export function buildDepthProbe(base: BaseModel, layers: string[], imageSize: number): { model: tf.LayersModel; widths: number[] } {
+export function buildDepthProbe(base: BaseModel, layers: string[], imageSize: number): DepthProbe {
   const { image, scaled, model } = scaledInput(base, imageSize);
-  const pooled = replayTaps(model, scaled, layers).map(
-    (tap, i) => tf.layers.globalAveragePooling2d({ name: `probe_pool_${i}` }).apply(tap) as tf.SymbolicTensor,
-  );
-  const widths = pooled.map((t) => t.shape[1] as number);
-  const joined = pooled.length === 1 ? pooled[0] : (tf.layers.concatenate({ name: 'probe_concat' }).apply(pooled) as tf.SymbolicTensor);
-  return { model: tf.model({ inputs: image, outputs: joined, name: 'depth_probe' }), widths };
+  const taps = replayTaps(model, scaled, layers);
+  const pooled = taps.map((tap, i) => tf.layers.globalAveragePooling2d({ name: `probe_pool_${i}` }).apply(tap) as tf.SymbolicTensor);
+  const gridded = taps.every((tap) => (tap.shape[1] as number) >= 2 && (tap.shape[2] as number) >= 2)
+    ? taps.map((tap, i) => applyGridPooling(tap, `probe_${i}`))
+    : [];
+  const outputs = [...pooled, ...gridded];
+  const joined = outputs.length === 1 ? outputs[0] : (tf.layers.concatenate({ name: 'probe_concat' }).apply(outputs) as tf.SymbolicTensor);
+  const widthOf = (t: tf.SymbolicTensor) => t.shape[1] as number;
+  return { model: tf.model({ inputs: image, outputs: joined, name: 'depth_probe' }), widths: pooled.map(widthOf), gridWidths: gridded.map(widthOf) };
 }
 
 function scaledInput(base: BaseModel, imageSize: number) {

@@ -13,7 +13,7 @@ import { BaseModelLoader } from '../models/base-model-loader';
 import type { Pooling } from '../models/grid-pooling';
 import { requireLayer } from '../models/network-surgery';
 import { Progress } from '../progress';
-import { measureSimilarity } from '../policy/measure-similarity';
+import { measureSimilarity, probeKeyLayer } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
 import type { Similarity } from '../policy/similarity';
 import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
@@ -89,7 +89,7 @@ export class RunPreparation {
         keyPartsFor(provisional, base.sha256, preprocessing),
         // Auto pooling also depends on the class sizes, not known yet.
         keyPartsFor({ ...provisional, pooling: 'average' }, base.sha256, preprocessing),
-        { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing },
+        ...[false, true].map((grid) => ({ baseSha256: base.sha256, cutLayer: probeKeyLayer(candidateLayers, grid), preprocessing })),
       ];
 
       started = Date.now();

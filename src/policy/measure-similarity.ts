@@ -53,7 +53,7 @@ export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Si
     concurrency: args.concurrency,
     batchSize: args.batchSize,
     cache: args.cache,
-    keyParts: { baseSha256: args.base.sha256, cutLayer: `probe:${args.layers.join(',')}`, preprocessing: args.preprocessing },
+    keyParts: { baseSha256: args.base.sha256, cutLayer: probeKeyLayer(args.layers, runner.gridWidths.length > 0), preprocessing: args.preprocessing },
     logger: args.logger,
     progress: args.progress,
     progressLabel: 'probe features',
@@ -61,16 +61,31 @@ export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Si
   });
   const labels = sample.map((r) => args.labels.indexOf(r.label));
   let offset = 0;
-  const scores = args.layers.map((layer, depth) => {
-    const width = runner.widths[depth];
+  const take = (width: number) => {
     const features = extracted.features.map((vector) => vector.subarray(offset, offset + width));
     offset += width;
-    const score =
-      args.metric === 'probe'
-        ? linearProbeAccuracy(features, labels, args.labels.length, { folds: 3, seed: 0 })
-        : logme(features, labels, args.labels.length);
-    return { layer, score };
-  });
+    return features;
+  };
+  const averaged = runner.widths.map(take);
+  const gridded = runner.gridWidths.map(take);
+  const probeAccuracy = (features: Float32Array[]) => linearProbeAccuracy(features, labels, args.labels.length, { folds: 3, seed: 0 });
+  const scores = args.layers.map((layer, depth) => ({
+    layer,
+    score: args.metric === 'probe' ? probeAccuracy(averaged[depth]) : logme(averaged[depth], labels, args.labels.length),
+  }));
   for (const s of scores) args.logger.info(`  transferability ${s.layer}: ${s.score.toFixed(4)}`);
-  return judgeSimilarity(scores, args.margin, sample.length, args.metric);
+  const similarity = judgeSimilarity(scores, args.margin, sample.length, args.metric);
+  // Below the top, whether the head should see where features appear is measured too. LogME rewarded
+  // the grid's extra features on data where it generalized worse (natural photos); probes did not.
+  const best = args.layers.indexOf(similarity.best ?? '');
+  if (gridded.length > 0 && best >= 0 && best < args.layers.length - 1) {
+    similarity.pooling = { layer: args.layers[best], average: probeAccuracy(averaged[best]), grid: probeAccuracy(gridded[best]) };
+    args.logger.info(`  pooling at ${similarity.pooling.layer}: whole image ${similarity.pooling.average.toFixed(3)}, 2x2 grid ${similarity.pooling.grid.toFixed(3)} (3-fold linear probe)`);
+  }
+  return similarity;
+}
+
+/** The feature-cache name of the depth probe's output. */
+export function probeKeyLayer(layers: string[], grid: boolean): string {
+  return `probe${grid ? '+grid' : ''}:${layers.join(',')}`;
 }

@@ -16,6 +16,8 @@ export interface Similarity {
   metric?: SimilarityMetric;
   /** Training images the scores were computed on. */
   sampleSize?: number;
+  /** At the best depth below the top: 3-fold linear-probe accuracy of whole-image and 2x2-grid pooling. */
+  pooling?: { layer: string; average: number; grid: number };
   reason: string;
 }
 

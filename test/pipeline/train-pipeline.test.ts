@@ -146,5 +146,11 @@ describe('train pipeline on the embedded sample', () => {
     const best = scores.reduce((a, b) => (b.score > a.score ? b : a)).layer;
     assert.equal(auto.plan.cutLayer, auto.plan.similarity.category === 'different' ? best : 'out_relu');
     assert.ok(auto.timings.probe_s > 0);
+    if (best !== 'out_relu') {
+      const pooling = auto.plan.similarity.pooling!;
+      assert.equal(pooling.layer, best, 'whole-image and grid pooling are compared at the best depth');
+      assert.ok([pooling.average, pooling.grid].every((accuracy) => accuracy >= 0 && accuracy <= 1));
+      assert.equal(auto.plan.pooling, 'average', 'classes of about 9 training images are too small for the grid');
+    }
   });
 });

@@ -126,20 +126,34 @@ describe('makePlan', () => {
   });
 
   describe('pooling', () => {
-    it('auto: a 2x2 grid at an intermediate cut, the whole image at the last layer and under fine-tuning', () => {
-      const intermediate = makePlan(inputs({ requestedPolicy: 'intermediate' }));
-      assert.equal(intermediate.pooling, 'grid');
-      assert.ok(intermediate.reasons.some((r) => /2x2 grid/.test(r)));
-      assert.equal(makePlan(inputs({ requestedPolicy: 'head' })).pooling, 'average');
-      assert.equal(makePlan(inputs({ requestedPolicy: 'top' })).pooling, 'average');
+    const layers = ['block_3_expand_relu', 'block_6_expand_relu', 'block_10_expand_relu', 'block_13_expand_relu', 'block_16_expand_relu', 'out_relu'];
+    const measured = (average: number, grid: number) => ({
+      ...judgeSimilarity(layers.map((layer) => ({ layer, score: layer === 'block_13_expand_relu' ? 1 : 0 })), 0.1, 500),
+      pooling: { layer: 'block_13_expand_relu', average, grid },
+    });
+
+    it('auto: a 2x2 grid at an intermediate cut only when the probe measured it better there', () => {
+      const better = makePlan(inputs({ similarity: measured(0.8, 0.84) }));
+      assert.equal(better.cutLayer, 'block_13_expand_relu');
+      assert.equal(better.pooling, 'grid');
+      assert.ok(better.reasons.some((r) => /2x2 grid 0\.840, whole image 0\.800/.test(r)), better.reasons.join(' '));
+      const notBetter = makePlan(inputs({ similarity: measured(0.8, 0.805) }));
+      assert.equal(notBetter.pooling, 'average');
+      assert.ok(notBetter.reasons.some((r) => /did not measure better/.test(r)), notBetter.reasons.join(' '));
+    });
+
+    it('auto: the whole image when nothing was measured, at the last layer and under fine-tuning', () => {
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate' })).pooling, 'average');
+      assert.equal(makePlan(inputs({ requestedPolicy: 'head', similarity: measured(0.5, 0.9) })).pooling, 'average');
+      assert.equal(makePlan(inputs({ perClass: { a: 1500, b: 1500 }, similarity: measured(0.5, 0.9) })).pooling, 'average');
     });
 
     it('auto keeps whole-image pooling when the smallest class is below policy.gridMinImagesPerClass', () => {
-      const few = makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 } }));
+      const few = makePlan(inputs({ perClass: { cats: 40, dogs: 19 }, similarity: measured(0.5, 0.9) }));
       assert.equal(few.pooling, 'average');
       assert.ok(few.reasons.some((r) => /19 images in the smallest class/.test(r)), few.reasons.join(' '));
-      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 20 } })).pooling, 'grid');
-      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 }, gridMinImagesPerClass: 10 })).pooling, 'grid');
+      assert.equal(makePlan(inputs({ perClass: { cats: 40, dogs: 20 }, similarity: measured(0.5, 0.9) })).pooling, 'grid');
+      assert.equal(makePlan(inputs({ perClass: { cats: 40, dogs: 19 }, similarity: measured(0.5, 0.9), gridMinImagesPerClass: 10 })).pooling, 'grid');
     });
 
     it('forced pooling wins where it applies, and grid under fine-tuning is a configuration error', () => {
