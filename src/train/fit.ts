@@ -337,17 +337,21 @@ export async function fit(
       history.push(log);
       const monitored = log.valLoss ?? log.loss;
       if (earlyStopping.update(epoch, monitored)) stoppedEarly = epoch < options.epochs - 1;
+      const epochWarnings: TrainingWarning[] = [];
       if (plateau?.update(monitored)) {
         rateReductions.push({ epoch, multiplier: plateau.multiplier });
-        warn({
+        epochWarnings.push({
           epoch,
           kind: 'plateau',
-          message: `loss on a plateau: no lower ${log.valLoss !== undefined ? 'validation ' : ''}loss for ${plateau.patience} epochs, learning rate x${plateau.factor} (now ${rateAt(epoch + 1).toPrecision(3)} from the next epoch)`,
+          message: `loss on a plateau: no lower ${log.valLoss !== undefined ? 'validation ' : ''}loss for ${plateau.patience} epochs, learning rate x${plateau.factor} (${rateAt(epoch + 1).toPrecision(3)} from the next epoch)`,
         });
       }
-      monitor.observe({ epoch, loss: log.loss, valLoss: log.valLoss, meanMaxProbability: log.meanMaxProbability }).forEach(warn);
+      epochWarnings.push(...monitor.observe({ epoch, loss: log.loss, valLoss: log.valLoss, meanMaxProbability: log.meanMaxProbability, learningRate }));
+      warnings.push(...epochWarnings);
+      // Checkpoint first: once an epoch is reported, it can be resumed from.
       await saveCheckpoint(epoch, false);
       options.onEpoch?.(log);
+      epochWarnings.forEach((warning) => options.onWarning?.(warning));
     }
     earlyStopping.restoreBest();
     await saveCheckpoint(history.length - 1, true);

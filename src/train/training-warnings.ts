@@ -1,5 +1,5 @@
 /** What the tuning guide warns about while training. */
-export type TrainingWarningKind = 'overfitting' | 'plateau' | 'uniform-predictions' | 'non-finite';
+export type TrainingWarningKind = 'overfitting' | 'plateau' | 'uniform-predictions' | 'diverging' | 'non-finite';
 
 export interface TrainingWarning {
   /** 0-based epoch the warning was raised at. */
@@ -15,6 +15,8 @@ export interface EpochSignals {
   valLoss?: number;
   /** Mean over examples of the largest predicted probability. */
   meanMaxProbability?: number;
+  /** The rate in effect (quoted by the divergence warning). */
+  learningRate?: number;
 }
 
 export interface TrainingMonitorSettings {
@@ -25,19 +27,26 @@ export interface TrainingMonitorSettings {
   uniformAfterEpochs?: number;
   /** Mean max-probability within this share of the way from 1/numClasses to 1 counts as near uniform. Defaults to 0.1. */
   uniformMargin?: number;
+  /**
+   * From the second epoch on, a training loss above this multiple of ln(numClasses) (the loss of uniform
+   * guessing) counts as diverging. Defaults to 1.25.
+   */
+  divergingRatio?: number;
 }
 
 export interface TrainingMonitorState {
   overfitStreak: number;
   previous: { loss: number; valLoss: number | null } | null;
   warnedUniform: boolean;
+  warnedDiverging?: boolean;
 }
 
-/** Watches epoch after epoch for overfitting and for predictions stuck near uniform; each returns its warnings. */
+/** Watches epoch after epoch for divergence, overfitting and predictions stuck near uniform; returns each epoch's new warnings. */
 export class TrainingMonitor {
   private overfitStreak = 0;
   private previous: TrainingMonitorState['previous'] = null;
   private warnedUniform = false;
+  private warnedDiverging = false;
   private readonly overfitEpochs: number;
   private readonly uniformAfterEpochs: number;
   private readonly uniformMargin: number;
@@ -51,6 +60,18 @@ export class TrainingMonitor {
   observe(signals: EpochSignals): TrainingWarning[] {
     const warnings: TrainingWarning[] = [];
     const { epoch, loss, valLoss } = signals;
+    const chanceLoss = Math.log(this.settings.numClasses);
+    if (!this.warnedDiverging && epoch >= 1 && !(loss <= (this.settings.divergingRatio ?? 1.25) * chanceLoss)) {
+      this.warnedDiverging = true;
+      warnings.push({
+        epoch,
+        kind: 'diverging',
+        message:
+          `training is diverging: the training loss ${loss.toFixed(4)} after ${epoch + 1} epochs is above ln(${this.settings.numClasses}) = ${chanceLoss.toFixed(4)}, ` +
+          `the loss of guessing uniformly${signals.learningRate !== undefined ? `, at learning rate ${signals.learningRate.toPrecision(3)}` : ''}. ` +
+          'The learning rate is most likely far too high: try 10x to 1000x lower (--learning-rate).',
+      });
+    }
     if (this.previous && valLoss !== undefined && this.previous.valLoss !== null) {
       const diverging = valLoss > this.previous.valLoss && loss < this.previous.loss;
       this.overfitStreak = diverging ? this.overfitStreak + 1 : 0;
@@ -82,12 +103,13 @@ export class TrainingMonitor {
   }
 
   getState(): TrainingMonitorState {
-    return { overfitStreak: this.overfitStreak, previous: this.previous && { ...this.previous }, warnedUniform: this.warnedUniform };
+    return { overfitStreak: this.overfitStreak, previous: this.previous && { ...this.previous }, warnedUniform: this.warnedUniform, warnedDiverging: this.warnedDiverging };
   }
 
   setState(state: TrainingMonitorState): void {
     this.overfitStreak = state.overfitStreak;
     this.previous = state.previous && { ...state.previous };
     this.warnedUniform = state.warnedUniform;
+    this.warnedDiverging = state.warnedDiverging ?? false;
   }
 }
