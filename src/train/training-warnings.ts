@@ -21,32 +21,40 @@ export interface EpochSignals {
 
 export interface TrainingMonitorSettings {
   numClasses: number;
-  /** Consecutive epochs of validation loss rising while training loss falls before warning. Defaults to 3. */
+  /**
+   * Warn when, compared with this many epochs earlier, validation loss rose (and is no new best) while
+   * training loss fell; once per stretch without a new best. Defaults to 3.
+   */
   overfitEpochs?: number;
   /** Epochs after which predictions must have moved away from uniform. Defaults to 3. */
   uniformAfterEpochs?: number;
   /** Mean max-probability within this share of the way from 1/numClasses to 1 counts as near uniform. Defaults to 0.1. */
   uniformMargin?: number;
   /**
-   * From the second epoch on, a training loss above this multiple of ln(numClasses) (the loss of uniform
-   * guessing) counts as diverging. Defaults to 1.25.
+   * From the second epoch on, a training loss above the first epoch's and above this multiple of
+   * ln(numClasses) (the loss of uniform guessing) counts as diverging. Defaults to 1.25.
    */
   divergingRatio?: number;
 }
 
 export interface TrainingMonitorState {
-  overfitStreak: number;
-  previous: { loss: number; valLoss: number | null } | null;
+  /** The last overfitEpochs epochs' losses. */
+  recent: { loss: number; valLoss: number | null }[];
+  bestValLoss: number | null;
+  warnedOverfitting: boolean;
   warnedUniform: boolean;
   warnedDiverging?: boolean;
+  firstLoss?: number | null;
 }
 
 /** Watches epoch after epoch for divergence, overfitting and predictions stuck near uniform; returns each epoch's new warnings. */
 export class TrainingMonitor {
-  private overfitStreak = 0;
-  private previous: TrainingMonitorState['previous'] = null;
+  private recent: TrainingMonitorState['recent'] = [];
+  private bestValLoss = Infinity;
+  private warnedOverfitting = false;
   private warnedUniform = false;
   private warnedDiverging = false;
+  private firstLoss: number | null = null;
   private readonly overfitEpochs: number;
   private readonly uniformAfterEpochs: number;
   private readonly uniformMargin: number;
@@ -61,31 +69,37 @@ export class TrainingMonitor {
     const warnings: TrainingWarning[] = [];
     const { epoch, loss, valLoss } = signals;
     const chanceLoss = Math.log(this.settings.numClasses);
-    if (!this.warnedDiverging && epoch >= 1 && !(loss <= (this.settings.divergingRatio ?? 1.25) * chanceLoss)) {
+    if (this.firstLoss === null) this.firstLoss = loss;
+    const aboveChance = !(loss <= (this.settings.divergingRatio ?? 1.25) * chanceLoss);
+    if (!this.warnedDiverging && epoch >= 1 && aboveChance && !(loss <= this.firstLoss)) {
       this.warnedDiverging = true;
       warnings.push({
         epoch,
         kind: 'diverging',
         message:
-          `training is diverging: the training loss ${loss.toFixed(4)} after ${epoch + 1} epochs is above ln(${this.settings.numClasses}) = ${chanceLoss.toFixed(4)}, ` +
-          `the loss of guessing uniformly${signals.learningRate !== undefined ? `, at learning rate ${signals.learningRate.toPrecision(3)}` : ''}. ` +
+          `training is diverging: the training loss rose to ${loss.toFixed(4)} after ${epoch + 1} epochs (first epoch ${this.firstLoss.toFixed(4)}), ` +
+          `above ln(${this.settings.numClasses}) = ${chanceLoss.toFixed(4)}, the loss of guessing uniformly${signals.learningRate !== undefined ? `, at learning rate ${signals.learningRate.toPrecision(3)}` : ''}. ` +
           'The learning rate is most likely far too high: try 10x to 1000x lower (--learning-rate).',
       });
     }
-    if (this.previous && valLoss !== undefined && this.previous.valLoss !== null) {
-      const diverging = valLoss > this.previous.valLoss && loss < this.previous.loss;
-      this.overfitStreak = diverging ? this.overfitStreak + 1 : 0;
-      if (this.overfitStreak === this.overfitEpochs) {
+    if (valLoss !== undefined) {
+      // Over a window rather than epoch by epoch: the training loss of one epoch is noisy (dropout, shuffling).
+      const before = this.recent.length >= this.overfitEpochs ? this.recent[this.recent.length - this.overfitEpochs] : undefined;
+      if (valLoss < this.bestValLoss) {
+        this.bestValLoss = valLoss;
+        this.warnedOverfitting = false;
+      } else if (!this.warnedOverfitting && before && before.valLoss !== null && valLoss > before.valLoss && loss < before.loss) {
+        this.warnedOverfitting = true;
         warnings.push({
           epoch,
           kind: 'overfitting',
           message:
-            `overfitting: validation loss rose for ${this.overfitEpochs} epochs while training loss fell (now ${valLoss.toFixed(4)} vs ${loss.toFixed(4)}); ` +
-            'early stopping keeps the best epoch. More data, more dropout (--dropout), L2 (--l2) or label smoothing (--label-smoothing) may help.',
+            `overfitting: over the last ${this.overfitEpochs} epochs validation loss rose (${before.valLoss.toFixed(4)} -> ${valLoss.toFixed(4)}) while training loss fell ` +
+            `(${before.loss.toFixed(4)} -> ${loss.toFixed(4)}); early stopping keeps the best epoch. More data, more dropout (--dropout), L2 (--l2) or label smoothing (--label-smoothing) may help.`,
         });
       }
     }
-    this.previous = { loss, valLoss: valLoss ?? null };
+    this.recent = [...this.recent, { loss, valLoss: valLoss ?? null }].slice(-this.overfitEpochs);
 
     const uniform = 1 / this.settings.numClasses;
     const probability = signals.meanMaxProbability;
@@ -103,13 +117,19 @@ export class TrainingMonitor {
   }
 
   getState(): TrainingMonitorState {
-    return { overfitStreak: this.overfitStreak, previous: this.previous && { ...this.previous }, warnedUniform: this.warnedUniform, warnedDiverging: this.warnedDiverging };
+    return {
+      recent: this.recent.map((entry) => ({ ...entry })),
+      bestValLoss: Number.isFinite(this.bestValLoss) ? this.bestValLoss : null,
+      warnedOverfitting: this.warnedOverfitting,
+      warnedUniform: this.warnedUniform, warnedDiverging: this.warnedDiverging, firstLoss: this.firstLoss };
   }
 
   setState(state: TrainingMonitorState): void {
-    this.overfitStreak = state.overfitStreak;
-    this.previous = state.previous && { ...state.previous };
+    this.recent = state.recent.map((entry) => ({ ...entry }));
+    this.bestValLoss = state.bestValLoss ?? Infinity;
+    this.warnedOverfitting = state.warnedOverfitting;
     this.warnedUniform = state.warnedUniform;
     this.warnedDiverging = state.warnedDiverging ?? false;
+    this.firstLoss = state.firstLoss ?? null;
   }
 }
