@@ -70,9 +70,9 @@ export function readCheckpoint<State>(file: string): { state: State; tensors: Te
     for (const [name, entries] of Object.entries(header.tensors)) {
       tensors[name] = entries.map((entry) => {
         const start = dataStart + entry.offset;
+        if (start + entry.length * 4 > bytes.length) throw new Error(`${name} is cut short`);
         const copy = bytes.buffer.slice(bytes.byteOffset + start, bytes.byteOffset + start + entry.length * 4);
         const values = entry.dtype === 'int32' ? new Int32Array(copy) : new Float32Array(copy);
-        if (values.length !== entry.length) throw new Error(`${name} is cut short`);
         return tf.tensor(values, entry.shape, entry.dtype);
       });
     }

@@ -57,6 +57,10 @@ export function createOptimizer(settings: OptimizerSettings, learningRate: numbe
     async restoreState(state: tf.Tensor[]) {
       await optimizer.setWeights(state.map((tensor, i) => ({ name: i === 0 ? 'iter' : `state_${i}`, tensor })));
     },
-    dispose: () => optimizer.dispose(),
+    dispose() {
+      optimizer.dispose();
+      // tfjs' momentum optimizer does not release the -rate scalar its parent (SGD) keeps.
+      if (settings.name === 'sgd') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
+    },
   };
 }
