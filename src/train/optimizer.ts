@@ -52,10 +52,18 @@ export function createOptimizer(settings: OptimizerSettings, learningRate: numbe
     async saveState() {
       const named = await optimizer.getWeights();
       // The iteration count is a fresh scalar; the rest are the optimizer's own variables.
-      return named.map((entry, i) => (i === 0 ? entry.tensor : entry.tensor.clone()));
+      const state = named.map((entry, i) => (i === 0 ? entry.tensor : entry.tensor.clone()));
+      const powers = adamPowers(optimizer);
+      return powers ? [...state, powers.accBeta1.clone(), powers.accBeta2.clone()] : state;
     },
     async restoreState(state: tf.Tensor[]) {
-      await optimizer.setWeights(state.map((tensor, i) => ({ name: i === 0 ? 'iter' : `state_${i}`, tensor })));
+      const powers = adamPowers(optimizer);
+      const own = powers ? state.slice(0, -2) : state;
+      await optimizer.setWeights(own.map((tensor, i) => ({ name: i === 0 ? 'iter' : `state_${i}`, tensor })));
+      if (powers) {
+        powers.accBeta1.assign(state[state.length - 2]);
+        powers.accBeta2.assign(state[state.length - 1]);
+      }
     },
     dispose() {
       optimizer.dispose();
@@ -63,4 +71,13 @@ export function createOptimizer(settings: OptimizerSettings, learningRate: numbe
       if (settings.name === 'sgd') (optimizer as unknown as { c?: tf.Tensor }).c?.dispose();
     },
   };
+}
+
+/**
+ * Adam's running beta1^t and beta2^t. Its setWeights recomputes them with pow(), which differs from the
+ * running product in the last bits; a checkpoint keeps them so that a resumed run repeats the original exactly.
+ */
+function adamPowers(optimizer: tf.Optimizer): { accBeta1: tf.Variable; accBeta2: tf.Variable } | undefined {
+  const fields = optimizer as unknown as { accBeta1?: tf.Variable; accBeta2?: tf.Variable };
+  return fields.accBeta1 && fields.accBeta2 ? { accBeta1: fields.accBeta1, accBeta2: fields.accBeta2 } : undefined;
 }

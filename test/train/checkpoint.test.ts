@@ -110,13 +110,13 @@ describe('resuming training from a checkpoint', () => {
     b.result.history.forEach((log, i) => {
       const expected = a.result.history[i];
       for (const key of ['loss', 'valLoss', 'learningRate', 'accuracy'] as const) {
-        assert.ok(Math.abs(log[key]! - expected[key]!) <= 1e-6, `epoch ${i} ${key}: ${log[key]} vs ${expected[key]}`);
+        assert.equal(log[key], expected[key], `epoch ${i} ${key}`);
       }
     });
     assert.equal(b.result.bestEpoch, a.result.bestEpoch);
     assert.deepEqual(b.result.rateReductions, a.result.rateReductions);
     assert.deepEqual(b.result.warnings.map((w) => [w.epoch, w.kind]), a.result.warnings.map((w) => [w.epoch, w.kind]));
-    b.weights.forEach((list, w) => list.forEach((v, i) => assert.ok(Math.abs(v - a.weights[w][i]) <= 1e-6, `weight ${w}[${i}]: ${v} vs ${a.weights[w][i]}`)));
+    assert.deepEqual(b.weights, a.weights, 'bit-identical final weights');
   }
 
   for (const optimizer of [{ name: 'adam' as const }, { name: 'sgd' as const, momentum: 0.9 }, { name: 'rmsprop' as const }]) {
