@@ -38,6 +38,10 @@ function requireOption(value: string | undefined, flag: string, example: string)
  * only --runs-dir (to find the run) is taken from the flags.
  */
 function resumedConfig(options: CommonOptions, flags: Record<string, string>, runId: string): ResolvedConfig {
+  const others = Object.keys(flags).filter((flag) => flag !== 'runs-dir');
+  if (others.length > 0) {
+    throw new UsageError(`Received --resume with ${others.map((flag) => `--${flag}`).join(', ')}. A resumed run keeps the configuration it started with; give only --resume RUN_ID [--runs-dir DIR] [--data DIR].`);
+  }
   const runsDir = resolveConfig(options, flags).values.runs.dir;
   const recorded = readRunConfig(openRunDirectory(runsDir, runId));
   const layer = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-resume-')), 'config.json');

@@ -104,11 +104,14 @@ export class NonFiniteGuard {
 
 /** Refuses inputs holding NaN or +-Infinity (checked after normalization), naming how many and which. */
 export function assertFiniteInputs(x: tf.Tensor, what: string): void {
-  const bad = tf.tidy(() => {
-    const perExample = tf.any(tf.logicalNot(tf.isFinite(x.reshape([x.shape[0], -1]))), 1);
-    return Array.from(perExample.dataSync());
-  });
-  const indices = bad.flatMap((flag, i) => (flag ? [i] : []));
+  const indices: number[] = [];
+  // In slices: the masks of large activations would otherwise cost as much memory as the activations.
+  const slice = 256;
+  for (let start = 0; start < x.shape[0]; start += slice) {
+    const size = Math.min(slice, x.shape[0] - start);
+    const flags = tf.tidy(() => tf.any(tf.logicalNot(tf.isFinite(tf.slice(x, start, size).reshape([size, -1]))), 1).dataSync());
+    flags.forEach((flag, i) => flag && indices.push(start + i));
+  }
   if (indices.length === 0) return;
   throw new RuntimeFailure(
     `${indices.length} of ${x.shape[0]} ${what} examples hold NaN or infinite values after normalization (examples ${indices.slice(0, 5).join(', ')}` +

@@ -121,4 +121,14 @@ describe('finetune train: Ctrl-C, --resume and an absurd learning rate', () => {
     assert.deepEqual(phase.recoveries, result.training.recoveries.map(({ phase: _, ...recovery }: { phase: string }) => recovery));
     assert.equal((run.stderr.match(/^warning: /gm) ?? []).length, result.training.warnings.length, 'every warning is logged');
   });
+
+  test('--resume refuses other settings and unknown runs (exit 2)', () => {
+    const runsDir = temporaryDir('runs');
+    const mixed = finetune(['train', '--resume', 'some-run', '--runs-dir', runsDir, '--epochs', '3']);
+    assert.equal(mixed.status, 2, describeRun(mixed));
+    assert.match(mixed.stderr, /Received --resume with --epochs\. A resumed run keeps the configuration it started with/);
+    const unknown = finetune(['train', '--resume', 'no-such-run', '--runs-dir', runsDir]);
+    assert.equal(unknown.status, 2, describeRun(unknown));
+    assert.match(unknown.stderr, /No run "no-such-run"/);
+  });
 });
