@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load-config';
 import { createContainer } from '../container/container';
@@ -10,7 +11,6 @@ import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
 import { openRunDirectory, readRunConfig, readRunInfo } from '../runs/run-directory';
-import os from 'node:os';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
 

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import { segmentBetween } from '../models/network-surgery';
@@ -11,7 +12,6 @@ import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
-import path from 'node:path';
 
 export interface TrainingPhase {
   name: 'head' | 'fine-tune';

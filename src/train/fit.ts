@@ -202,6 +202,17 @@ export async function fit(
     warnings.push(warning);
     options.onWarning?.(warning);
   };
+  /** After a recovery the optimizers start afresh (their moments may hold the blow-up) at the halved rate. */
+  const recovered = (recovery: NonFiniteRecovery, epoch: number) => {
+    freshOptimizers(rateAt(epoch));
+    warn({
+      epoch,
+      kind: 'non-finite',
+      message:
+        `non-finite ${recovery.quantity} (${recovery.value}) at epoch ${recovery.epoch + 1}, step ${recovery.step + 1}: restored the last good weights, ` +
+        `learning rate now ${rateAt(epoch).toPrecision(3)} (x${recovery.rateMultiplier} of the schedule), gradients clipped to global norm ${recovery.clipNorm}`,
+    });
+  };
   const result = (): FitResult => ({ history, bestEpoch: earlyStopping.bestEpoch, stoppedEarly, warnings, recoveries: guard.recoveries, rateReductions });
 
   const saveCheckpoint = async (epoch: number, completed: boolean) => {
@@ -280,10 +291,12 @@ export async function fit(
       let step = 0;
       for (let start = 0; start < order.length; start += options.batchSize, step++) {
         if (options.signal?.aborted) {
-          throw new TrainingInterrupted(
-            `Training was interrupted during epoch ${epoch + 1}` +
-              (options.checkpoint && epoch > 0 ? `; the checkpoint after epoch ${epoch} is in ${options.checkpoint.file}.` : '; no epoch had finished, nothing was checkpointed.'),
-          );
+          const kept = !options.checkpoint
+            ? 'nothing was checkpointed (no checkpoint file configured).'
+            : epoch > 0
+              ? `the checkpoint after epoch ${epoch} is in ${options.checkpoint.file}.`
+              : 'no epoch had finished, so there is no checkpoint yet.';
+          throw new TrainingInterrupted(`Training was interrupted during epoch ${epoch + 1}; ${kept}`);
         }
         const batch = order.slice(start, start + options.batchSize);
         const outcome = tf.tidy(() => {
@@ -363,17 +376,6 @@ export async function fit(
   }
   return result();
 
-  /** After a recovery the optimizers start afresh (their moments may hold the blow-up) at the halved rate. */
-  function recovered(recovery: NonFiniteRecovery, epoch: number): void {
-    freshOptimizers(rateAt(epoch));
-    warn({
-      epoch,
-      kind: 'non-finite',
-      message:
-        `non-finite ${recovery.quantity} (${recovery.value}) at epoch ${recovery.epoch + 1}, step ${recovery.step + 1}: restored the last good weights, ` +
-        `learning rate now ${rateAt(epoch).toPrecision(3)} (x${recovery.rateMultiplier} of the schedule), gradients clipped to global norm ${recovery.clipNorm}`,
-    });
-  }
 }
 
 /** Runs the head's layers; dropout masks come from the seeded generator so runs repeat. */
