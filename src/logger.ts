@@ -8,12 +8,16 @@ export interface Logger {
 export const Logger: interfaces.ServiceIdentifier<Logger> = Symbol.for('finetune.Logger');
 
 export class StderrLogger implements Logger {
-  constructor(private readonly quiet = false) {}
+  constructor(
+    private readonly quiet = false,
+    /** Where lines go; a live progress bar passes its own writer so lines appear above the bar. */
+    private readonly write: (text: string) => void = (text) => process.stderr.write(text),
+  ) {}
   info(message: string): void {
-    if (!this.quiet) process.stderr.write(`${message}\n`);
+    if (!this.quiet) this.write(`${message}\n`);
   }
   warn(message: string): void {
-    process.stderr.write(`warning: ${message}\n`);
+    this.write(`warning: ${message}\n`);
   }
 }
 

@@ -1,3 +1,5 @@
+import { formatRunSummary, type RunSummary } from '../report/run-summary';
+
 /** Short, readable summaries for stdout when --json is not given. */
 export function formatHuman(command: string, result: unknown): string {
   const r = result as Record<string, any>;
@@ -8,6 +10,7 @@ export function formatHuman(command: string, result: unknown): string {
         `validation accuracy ${r.metrics.val.accuracy.toFixed(3)} (loss ${r.metrics.val.loss.toFixed(4)}, ${r.metrics.val.n} images)`,
         ...(r.metrics.test ? [`test accuracy ${r.metrics.test.accuracy.toFixed(3)} (${r.metrics.test.n} images)`] : []),
         `plan: ${r.plan.policy}, head on ${r.plan.cutLayer}; backend ${r.backend.name}`,
+        ...(r.reportPath ? [`report ${r.reportPath}`] : []),
         `timings: ${Object.entries(r.timings).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}`,
       ].join('\n');
     case 'plan':
@@ -24,6 +27,10 @@ export function formatHuman(command: string, result: unknown): string {
       return (r as unknown as any[])
         .map((p) => `${p.file}: ${p.error ? `error: ${p.error}` : p.predictions.map((q: any) => `${q.label} ${q.probability.toFixed(3)}`).join(', ')}`)
         .join('\n');
+    case 'doctor':
+      return formatDoctor(r);
+    case 'report':
+      return formatRunSummary(r as RunSummary);
     case 'config print':
       return Object.entries(r.origins as Record<string, string>)
         .map(([key, origin]) => `${key} = ${JSON.stringify(key.split('.').reduce((o: any, k) => o[k], r.values))}  (${origin})`)
@@ -31,4 +38,17 @@ export function formatHuman(command: string, result: unknown): string {
     default:
       return JSON.stringify(result, null, 2);
   }
+}
+
+const statusLabel: Record<string, string> = { pass: 'PASS', warn: 'WARN', fail: 'FAIL' };
+
+/** One line per check (status, name, detail), the fix indented below anything that did not pass. */
+function formatDoctor(r: Record<string, any>): string {
+  const width = Math.max(...r.checks.map((c: any) => c.name.length));
+  const lines = r.checks.flatMap((c: any) => [
+    `${statusLabel[c.status] ?? c.status}  ${c.name.padEnd(width)}  ${c.detail}`,
+    ...(c.status !== 'pass' && c.fix ? [`${' '.repeat(8 + width)}fix: ${c.fix}`] : []),
+  ]);
+  const s = r.summary;
+  return [...lines, `${s.pass} passed, ${s.warn} warned, ${s.fail} failed (${r.timings.total_s.toFixed(1)} s)`].join('\n');
 }

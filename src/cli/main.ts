@@ -4,15 +4,18 @@ import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load-config';
 import { createContainer } from '../container/container';
-import { FinetuneError, TrainingInterrupted, UsageError } from '../errors';
+import { DoctorPipeline } from '../doctor/doctor-pipeline';
+import { FinetuneError, RuntimeFailure, TrainingInterrupted, UsageError } from '../errors';
 import { StderrLogger } from '../logger';
 import { packageRoot } from '../package-root';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
+import { summarizeRun } from '../report/run-summary';
 import { openRunDirectory, readRunConfig, readRunInfo } from '../runs/run-directory';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
+import { stderrOutput } from './stderr-output';
 
 interface CommonOptions {
   env?: string;
@@ -71,7 +74,8 @@ export function buildProgram(): Command {
     const data = options.resume
       ? (options.data ?? readRunInfo(openRunDirectory(resolved.values.runs.dir, options.resume)).dataDir)
       : requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
-    const container = createContainer(resolved.values, new StderrLogger());
+    const output = stderrOutput({ json: options.json });
+    const container = createContainer(resolved.values, output.logger, output.progress);
     // Ctrl-C stops training at the next step and keeps the last checkpoint; a second Ctrl-C kills at once.
     const interrupt = new AbortController();
     const onInterrupt = () => {
@@ -95,10 +99,24 @@ export function buildProgram(): Command {
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
-    const container = createContainer(resolved.values, new StderrLogger());
+    const output = stderrOutput({ json: options.json });
+    const container = createContainer(resolved.values, output.logger, output.progress);
     const prepared = await container.get(RunPreparation).prepare(data);
     prepared.base.dispose();
     print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
+  });
+
+  const doctor = program.command('doctor').description("run the tuning guide's sanity checks on a data folder (data, initial loss, ten-sample overfit, learning-rate range, short run); exits 1 when a check fails");
+  doctor.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
+  const doctorFlags = addConfigOptions(doctor);
+  doctor.action(async (options: CommonOptions & { data?: string }) => {
+    const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
+    const resolved = resolveConfig(options, doctorFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const report = await container.get(DoctorPipeline).run(data);
+    print(report, options, 'doctor');
+    const failed = report.checks.filter((check) => check.status === 'fail');
+    if (failed.length > 0) throw new RuntimeFailure(`${failed.length} doctor check${failed.length > 1 ? 's' : ''} failed: ${failed.map((check) => check.name).join(', ')}`);
   });
 
   const evaluate = program.command('evaluate').description('score an export on a labelled folder');
@@ -125,6 +143,15 @@ export function buildProgram(): Command {
     const resolved = resolveConfig(options, predictFlags());
     const container = createContainer(resolved.values, new StderrLogger());
     print(await container.get(ClassifyPipeline).predict(model, files, topK), options, 'predict');
+  });
+
+  const report = program.command('report').description("a training run's report: its path and a summary (best validation accuracy, epochs, plan, per-class F1)");
+  report.argument('<run>', 'run id (a folder under runs.dir, e.g. models/runs/<run-id>) or the path of a run folder');
+  report.option('--render', "render report.html again from the run folder's report-data.json");
+  const reportFlags = addConfigOptions(report);
+  report.action(async (run: string, options: CommonOptions & { render?: boolean }) => {
+    const resolved = resolveConfig(options, reportFlags());
+    print(await summarizeRun(resolved.values.runs.dir, run, { render: options.render }), options, 'report');
   });
 
   const config = program.command('config').description('configuration');

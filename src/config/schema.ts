@@ -173,6 +173,20 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_CUT_LAYER',
       arg: 'cut-layer',
     },
+    pooling: {
+      doc: "How the head pools the feature map it reads: average (whole image), grid (each quarter, 2x2; frozen LayersModel features only), auto (grid at an intermediate cut, else average).",
+      format: ['auto', 'average', 'grid'],
+      default: 'auto',
+      env: 'FINETUNE_POLICY_POOLING',
+      arg: 'pooling',
+    },
+    gridMinImagesPerClass: {
+      doc: 'Auto pooling uses the 2x2 grid only when the smallest class has at least this many training images (four times the features overfit below).',
+      format: 'positive-integer',
+      default: 20,
+      env: 'FINETUNE_POLICY_GRID_MIN_IMAGES_PER_CLASS',
+      arg: 'grid-min-images-per-class',
+    },
   },
   train: {
     epochs: {
@@ -411,6 +425,8 @@ export type ConfigShape = {
     topBlocks: number;
     deepBlocks: number;
     cutLayer: string;
+    pooling: 'auto' | 'average' | 'grid';
+    gridMinImagesPerClass: number;
   };
   train: {
     epochs: number;

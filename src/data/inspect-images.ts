@@ -20,10 +20,15 @@ const checkSize = 32;
 export async function inspectImages(
   files: ImageFile[],
   decoder: ImageDecoder,
-  options: Pick<DecodeOptions, 'fit' | 'maxInputPixels'> & { concurrency: number },
+  options: Pick<DecodeOptions, 'fit' | 'maxInputPixels'> & { concurrency: number; onInspected?: (done: number) => void },
   knownGood: (sha256: string) => boolean = () => false,
 ): Promise<InspectedImages> {
   const limit = pLimit(options.concurrency);
+  let done = 0;
+  const counted = <T>(result: T): T => {
+    options.onInspected?.(++done);
+    return result;
+  };
   const results = await Promise.all(
     files.map((file) =>
       limit(async (): Promise<ImageRecord | SkippedFile> => {
@@ -42,7 +47,7 @@ export async function inspectImages(
           }
         }
         return { ...file, sha256 };
-      }),
+      }).then(counted),
     ),
   );
   const records: ImageRecord[] = [];

@@ -1,4 +1,5 @@
 import { DataError } from '../errors';
+import type { Progress } from '../progress';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import { countByLabel, type Dataset, type ImageRecord } from './dataset';
 import { inspectImages } from './inspect-images';
@@ -11,12 +12,20 @@ export interface LoadDatasetOptions {
   decode: Pick<DecodeOptions, 'fit' | 'maxInputPixels'> & { concurrency: number };
   /** Content hashes already known to decode (e.g. present in the feature cache). */
   knownGood?: (sha256: string) => boolean;
+  /** Shows files checked so far. */
+  progress?: Progress;
 }
 
 /** Scans, checks and splits a data folder; refuses it when too few classes or images are usable. */
 export async function loadDataset(root: string, decoder: ImageDecoder, options: LoadDatasetOptions): Promise<Dataset> {
   const scanned = scanFolder(root);
-  const inspected = await inspectImages(scanned.files, decoder, options.decode, options.knownGood);
+  const task = options.progress?.start('checking images', scanned.files.length, 'files');
+  let inspected;
+  try {
+    inspected = await inspectImages(scanned.files, decoder, { ...options.decode, onInspected: (done) => task?.update(done) }, options.knownGood);
+  } finally {
+    task?.stop();
+  }
   const skipped = [...scanned.skipped, ...inspected.skipped];
   const given = (split: string) => inspected.records.filter((r) => r.givenSplit === split);
   const trainPool = scanned.layout === 'split-folders' ? given('train') : inspected.records;

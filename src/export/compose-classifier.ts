@@ -3,7 +3,7 @@ import { replaySegment } from '../models/network-surgery';
 
 /**
  * One model from raw RGB [0, 255] to probabilities: the frozen part, the fine-tuned top of the
- * base when there is one, global average pooling, then the head's layers. Layers are shared
+ * base when there is one, global average pooling (unless the frozen part pools already), then the head's layers. Layers are shared
  * with their owners, not copied, so the export holds exactly the trained weights.
  */
 export function composeClassifier(
@@ -13,7 +13,7 @@ export function composeClassifier(
 ): tf.LayersModel {
   let x = frozenPart.outputs[0];
   if (top) x = replaySegment(top.base, x, top.until, top.from);
-  x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(x) as tf.SymbolicTensor;
+  if (x.shape.length === 4) x = tf.layers.globalAveragePooling2d({ name: 'head_pool' }).apply(x) as tf.SymbolicTensor;
   for (const layer of head.layers) x = layer.apply(x) as tf.SymbolicTensor;
   return tf.model({ inputs: frozenPart.inputs, outputs: x, name: 'finetune_classifier' });
 }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { Logger } from '../logger';
+import { LogLineProgress, type Progress } from '../progress';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import { featureKey } from './disk-feature-cache';
 import type { FeatureCache } from './feature-cache';
@@ -33,6 +34,10 @@ export interface ExtractFeaturesOptions {
   workers?: number;
   /** Worker script override, for tests only. */
   workerScript?: string;
+  /** Shows images computed so far; defaults to log lines through `logger`. */
+  progress?: Progress;
+  /** The step's name in progress output. Defaults to "features". */
+  progressLabel?: string;
 }
 
 export interface ExtractedFeatures {
@@ -100,6 +105,7 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
   const batches: number[][] = [];
   for (let i = 0; i < missing.length; i += options.batchSize) batches.push(missing.slice(i, i + options.batchSize));
   let done = 0;
+  const task = missing.length > 0 ? (options.progress ?? new LogLineProgress(options.logger)).start(options.progressLabel ?? 'features', missing.length, 'images') : undefined;
   const store = (batch: number[], values: Float32Array, shape: number[]) => {
     const width = values.length / batch.length;
     featureShape ??= shape.slice(1);
@@ -108,12 +114,8 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
       features[index] = vector;
       options.cache.set(keys[index], vector);
     });
-    const before = done;
     done += batch.length;
-    // One line per batch's worth of images (workers store slices, in any order).
-    if (Math.floor(before / options.batchSize) < Math.floor(done / options.batchSize) || done === missing.length) {
-      options.logger.info(`  features ${done}/${missing.length} computed (${(done / ((Date.now() - started) / 1000)).toFixed(1)} img/s)`);
-    }
+    task?.update(done);
   };
 
   // Workers run the slices that the in-process runner runs within each batch (frozen-forward.ts).
@@ -129,10 +131,14 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
     workers = 1;
   }
   let workerStartSeconds: number | undefined;
-  if (workers > 1) {
-    options.logger.info(`  features: ${missing.length} images in ${workers} worker threads (${backend} backend each)`);
-    workerStartSeconds = await computeInWorkers(runner, slices, decodeBatch, store, { workers, backend, size, script: options.workerScript });
-  } else await computeInProcess(runner, batches, decodeBatch, store, size);
+  try {
+    if (workers > 1) {
+      options.logger.info(`  features: ${missing.length} images in ${workers} worker threads (${backend} backend each)`);
+      workerStartSeconds = await computeInWorkers(runner, slices, decodeBatch, store, { workers, backend, size, script: options.workerScript });
+    } else await computeInProcess(runner, batches, decodeBatch, store, size);
+  } finally {
+    task?.stop();
+  }
 
   return {
     features: features as Float32Array[],

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
 import { buildDepthProbe, buildFrozenPart } from '../models/frozen-part';
+import type { Pooling } from '../models/grid-pooling';
 import { forwardGraph, forwardLayers, type FrozenPartSpec } from './frozen-forward';
 
 /**
@@ -23,6 +24,8 @@ export interface FrozenRunner<T extends tf.Tensor = tf.Tensor2D> {
 export interface FrozenRunnerOptions {
   /** Global-average-pool rank-4 outputs into vectors (default true); false returns the activation at the cut. */
   pool?: boolean;
+  /** With pool: average over the whole map (default), or over a 2x2 grid (LayersModel bases only). */
+  pooling?: Pooling;
 }
 
 function joinWeightData(data: ArrayBuffer | ArrayBuffer[] | undefined): ArrayBuffer {
@@ -50,13 +53,13 @@ async function layersModelArtifacts(model: tf.LayersModel): Promise<{ modelTopol
   return { modelTopology: saved.modelTopology as object, weightSpecs: saved.weightSpecs, weightData: joinWeightData(saved.weightData as ArrayBuffer | ArrayBuffer[]) };
 }
 
-export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: { pool?: true }): FrozenRunner<tf.Tensor2D>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: { pool?: true; pooling?: Pooling }): FrozenRunner<tf.Tensor2D>;
 export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: { pool: false }): FrozenRunner<tf.Tensor>;
 export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: FrozenRunnerOptions): FrozenRunner<tf.Tensor>;
 export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: FrozenRunnerOptions = {}): FrozenRunner<tf.Tensor> {
   const pool = options.pool ?? true;
   if (base.network.kind === 'layers') {
-    const model = buildFrozenPart(base, cutLayer, imageSize);
+    const model = buildFrozenPart(base, cutLayer, imageSize, pool ? options.pooling : 'average');
     const outputShape = (model.outputs[0].shape as (number | null)[]).slice(1);
     const known = outputShape.every((d): d is number => typeof d === 'number');
     const featureShape = !known ? undefined : !pool ? outputShape : outputShape.length === 3 ? [outputShape[2]] : [outputShape.reduce((a, b) => a * b, 1)];
@@ -70,6 +73,7 @@ export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize:
       dispose: () => undefined,
     };
   }
+  if (options.pooling === 'grid') throw new Error(`grid pooling needs a LayersModel base; ${base.id} is a GraphModel`);
   const { model, outputNode, files } = base.network;
   const inputRange: [number, number] = [base.inputRange[0], base.inputRange[1]];
   return {

@@ -1,16 +1,19 @@
 import * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from './base-model';
+import { applyGridPooling, type Pooling } from './grid-pooling';
 import { replayTaps, replayUpTo } from './network-surgery';
 
 /**
  * The frozen part as one model: raw RGB in [0, 255] -> rescaling to the base's input range
  * -> the base up to the cut layer. It is only ever run for inference (predict), so its batch
- * norm layers use their moving statistics and nothing in it changes.
+ * norm layers use their moving statistics and nothing in it changes. With grid pooling it ends
+ * in the (weightless) 2x2 pooling, so workers, the cache and the export all run the same layers.
  */
-export function buildFrozenPart(base: BaseModel, cutLayer: string, imageSize: number): tf.LayersModel {
+export function buildFrozenPart(base: BaseModel, cutLayer: string, imageSize: number, pooling: Pooling = 'average'): tf.LayersModel {
   const { image, scaled, model } = scaledInput(base, imageSize);
   const features = replayUpTo(model, scaled, cutLayer);
-  return tf.model({ inputs: image, outputs: features, name: 'frozen_part' });
+  const output = pooling === 'grid' ? applyGridPooling(features, cutLayer) : features;
+  return tf.model({ inputs: image, outputs: output, name: 'frozen_part' });
 }
 
 /**

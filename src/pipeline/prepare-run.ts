@@ -10,7 +10,9 @@ import { FeatureCache } from '../features/feature-cache';
 import { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import { BaseModelLoader } from '../models/base-model-loader';
+import type { Pooling } from '../models/grid-pooling';
 import { requireLayer } from '../models/network-surgery';
+import { Progress } from '../progress';
 import { measureSimilarity } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
 import type { Similarity } from '../policy/similarity';
@@ -28,8 +30,9 @@ export interface PreparedRun {
 }
 
 /** Fine-tuning caches the activation map at the boundary; a head alone needs only its pooled vector. */
-function keyPartsFor(boundary: { cutLayer: string; fineTune?: unknown }, baseSha256: string, preprocessing: string) {
-  return { baseSha256, cutLayer: boundary.fineTune ? `${boundary.cutLayer}@activation` : boundary.cutLayer, preprocessing };
+function keyPartsFor(boundary: { cutLayer: string; fineTune?: unknown; pooling: Pooling }, baseSha256: string, preprocessing: string) {
+  const features = boundary.fineTune ? '@activation' : boundary.pooling === 'grid' ? '@grid' : '';
+  return { baseSha256, cutLayer: `${boundary.cutLayer}${features}`, preprocessing };
 }
 
 export function headLayerNames(hiddenUnits: number): string[] {
@@ -47,6 +50,7 @@ export class RunPreparation {
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
     @inject(BaseModelLoader) private readonly baseLoader: BaseModelLoader,
     @inject(FeatureCache) private readonly cache: FeatureCache,
+    @inject(Progress) private readonly progress: Progress,
   ) {}
 
   async prepare(dataDir: string): Promise<PreparedRun> {
@@ -74,12 +78,19 @@ export class RunPreparation {
         topBlocks: config.policy.topBlocks,
         deepBlocks: config.policy.deepBlocks,
         headLayers: headLayerNames(config.train.hiddenUnits),
+        requestedPooling: config.policy.pooling,
+        gridMinImagesPerClass: config.policy.gridMinImagesPerClass,
       };
       // Before the data are read, cached features (at the likely boundary or of the depth probe) vouch for files.
       const provisional = chooseFreezeBoundary(boundaryInputs);
       if (base.network.kind === 'layers') requireLayer(base.network.model, provisional.cutLayer);
       const candidateLayers = config.policy.candidateLayers.length > 0 ? config.policy.candidateLayers : base.candidateLayers;
-      const vouching = [keyPartsFor(provisional, base.sha256, preprocessing), { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing }];
+      const vouching = [
+        keyPartsFor(provisional, base.sha256, preprocessing),
+        // Auto pooling also depends on the class sizes, not known yet.
+        keyPartsFor({ ...provisional, pooling: 'average' }, base.sha256, preprocessing),
+        { baseSha256: base.sha256, cutLayer: `probe:${candidateLayers.join(',')}`, preprocessing },
+      ];
 
       started = Date.now();
       logger.info(`checking images in ${path.resolve(dataDir)}`);
@@ -88,6 +99,7 @@ export class RunPreparation {
         minImagesPerClass: config.data.minImagesPerClass,
         decode: { fit: decode.fit, maxInputPixels: decode.maxInputPixels, concurrency: config.preprocess.concurrency },
         knownGood: (sha256) => vouching.some((parts) => this.cache.has(featureKey({ imageSha256: sha256, ...parts }))),
+        progress: this.progress,
       });
       timings.scan_s = seconds(started);
       logger.info(
@@ -120,6 +132,7 @@ export class RunPreparation {
           batchSize: config.train.batchSize,
           workers: config.preprocess.extractWorkers,
           logger,
+          progress: this.progress,
         });
         timings.probe_s = seconds(started);
       }

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
+import type { Progress, ProgressTask } from '../progress';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
 import { fineTuneNetwork } from '../train/fine-tune';
@@ -9,6 +10,7 @@ import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, t
 import { buildHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
 import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
+import { predictInBatches } from '../train/predict-in-batches';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
@@ -35,6 +37,8 @@ export interface TrainedClassifier {
   phases: TrainingPhase[];
   /** Loss and accuracy of the whole trained network on cached inputs. */
   score(data: LabelledData): { loss: number; accuracy: number };
+  /** Class probabilities of the whole trained network for each cached input, [examples x classes] row-major. */
+  probabilities(x: tf.Tensor): Promise<Float32Array>;
 }
 
 const poolingBatch = 64;
@@ -116,9 +120,22 @@ export async function trainClassifier(args: {
   resume?: boolean;
   /** Aborting stops training before the next step (TrainingInterrupted); the checkpoints stay. */
   signal?: AbortSignal;
+  /** Shows each phase's batches, epoch and last losses as it trains. */
+  progress?: Progress;
 }): Promise<TrainedClassifier> {
   const { plan, config, logger, numClasses } = args;
+  let task: ProgressTask | undefined;
+  let epochDetail = '';
+  const batchesPerEpoch = Math.ceil(args.train.labels.length / config.train.batchSize);
+  const startPhase = (phase: TrainingPhase['name'], epochs: number) => {
+    epochDetail = `epoch 1/${epochs}`;
+    task = args.progress?.start(phase, epochs * batchesPerEpoch, 'batches');
+  };
+  const onBatch = (epoch: number, batch: number) => task?.update(epoch * batchesPerEpoch + batch, epochDetail);
   const logEpoch = (phase: TrainingPhase['name'], epochs: number) => (log: EpochLog) => {
+    epochDetail =
+      `epoch ${Math.min(log.epoch + 2, epochs)}/${epochs}, last loss ${log.loss.toFixed(3)}` + (log.valAccuracy !== undefined ? ` val_acc ${log.valAccuracy.toFixed(3)}` : '');
+    task?.update((log.epoch + 1) * batchesPerEpoch, epochDetail);
     args.onEpoch?.(phase, log);
     logger.info(
       `${phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
@@ -151,17 +168,20 @@ export async function trainClassifier(args: {
   try {
     assertFiniteInputs(standardTrain.x, 'training');
     if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
+    startPhase('head', config.train.epochs);
     const headOptions: FitOptions = {
       ...fitOptions,
       ...checkpoint('head'),
       epochs: config.train.epochs,
       schedule: scheduleFor(config, config.train.learningRate, config.train.epochs),
       onEpoch: logEpoch('head', config.train.epochs),
+      onBatch,
     };
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
     foldStandardization(head, stats);
   } finally {
+    task?.stop();
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
       headInput.x.dispose();
@@ -169,7 +189,13 @@ export async function trainClassifier(args: {
     }
   }
   if (!segment) {
-    return { head, phases, score: (data) => evaluateNetwork((x) => head.predict(x) as tf.Tensor2D, data, numClasses) };
+    const predict = (x: tf.Tensor) => head.predict(x) as tf.Tensor2D;
+    return {
+      head,
+      phases,
+      score: (data) => evaluateNetwork(predict, data, numClasses),
+      probabilities: async (x) => (await predictInBatches(predict, x)).values,
+    };
   }
 
   const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
@@ -181,8 +207,21 @@ export async function trainClassifier(args: {
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
     onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
+    onBatch,
   };
-  const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+  startPhase('fine-tune', config.train.fineTuneEpochs);
+  let fineTuneResult;
+  try {
+    fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+  } finally {
+    task?.stop();
+  }
   phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
-  return { head, segment, phases, score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch) };
+  return {
+    head,
+    segment,
+    phases,
+    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
+    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
+  };
 }

@@ -18,6 +18,9 @@ import { Logger } from '../logger';
 import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
 import type { Plan } from '../policy/plan';
+import { Progress } from '../progress';
+import { buildReportData } from '../report/report-data';
+import { writeReport } from '../report/write-report';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
@@ -29,6 +32,8 @@ export interface TrainResult {
   runId: string;
   /** models/runs/<run-id>/: the run's config and metrics.jsonl. */
   runDir: string;
+  /** The run's report.html (absent only when it could not be written; a warning says why). */
+  reportPath?: string;
   version: number;
   backend: { name: string; reason: string };
   plan: Plan;
@@ -67,6 +72,7 @@ export class TrainPipeline {
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
     @inject(FeatureCache) private readonly cache: FeatureCache,
     @inject(RunPreparation) private readonly preparation: RunPreparation,
+    @inject(Progress) private readonly progress: Progress,
   ) {}
 
   async run(dataDir: string, resolvedConfig?: unknown, options: TrainRunOptions = {}): Promise<TrainResult> {
@@ -90,7 +96,7 @@ export class TrainPipeline {
     logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
     const runner = plan.fineTune
       ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false })
-      : createFrozenRunner(base, plan.cutLayer, decode.size);
+      : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
     let trained: TrainedClassifier | undefined;
     const tensors: tf.Tensor[] = [];
     try {
@@ -106,6 +112,7 @@ export class TrainPipeline {
         cache: this.cache,
         keyParts,
         logger,
+        progress: this.progress,
         workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
       });
       computed = extracted.computed;
@@ -142,6 +149,7 @@ export class TrainPipeline {
           numClasses,
           config,
           logger,
+          progress: this.progress,
           onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
           checkpointDir: run.checkpointDir,
           resume: Boolean(options.resume),
@@ -160,6 +168,7 @@ export class TrainPipeline {
       const testScore = score(test);
       const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
       logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
+      const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
 
       started = Date.now();
       const classifier = exportableClassifier(base, runner, trained.head, plan);
@@ -194,10 +203,25 @@ export class TrainPipeline {
       timings.export_s = seconds(started);
       timings.total_s = seconds(totalStarted);
       logger.info(`exported ${exported.dir}`);
+      started = Date.now();
+      const reportPath = await this.writeReport(run, {
+        name,
+        status: 'succeeded',
+        dataset,
+        plan,
+        backend,
+        exportDir: exported.dir,
+        metrics,
+        phases: trained.phases,
+        validationProbabilities,
+        timings,
+      });
+      timings.report_s = seconds(started);
       return {
         exportDir: exported.dir,
         runId: run.id,
         runDir: run.dir,
+        ...(reportPath ? { reportPath } : {}),
         version: exported.version,
         backend: { name: backend.name, reason: backend.reason },
         plan,
@@ -212,11 +236,26 @@ export class TrainPipeline {
           recoveries: trained.phases.flatMap((phase) => phase.recoveries.map((recovery) => ({ phase: phase.name, ...recovery }))),
         },
       };
+    } catch (error) {
+      await this.writeReport(run, { name, status: 'failed', error: (error as Error).message, dataset, plan, backend, timings });
+      throw error;
     } finally {
       tensors.forEach((t) => t.dispose());
       if (trained) releaseWeights(trained.head);
       base.dispose();
       runner.dispose();
+    }
+  }
+
+  /** report.html and report-data.json in the run folder; a report that cannot be written only warns, it never fails the run. */
+  private async writeReport(run: RunDirectory, inputs: Omit<Parameters<typeof buildReportData>[0], 'run'>): Promise<string | undefined> {
+    try {
+      const reportPath = await writeReport(run, await buildReportData({ run, ...inputs }));
+      this.logger.info(`report ${reportPath}`);
+      return reportPath;
+    } catch (error) {
+      this.logger.warn(`could not write the run's report in ${run.dir}: ${(error as Error).message}`);
+      return undefined;
     }
   }
 

@@ -6,6 +6,7 @@ import type { FeatureCache } from '../features/feature-cache';
 import { createProbeRunner } from '../features/frozen-runner';
 import type { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
+import type { Progress } from '../progress';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import { logme } from './logme';
 import { linearProbeAccuracy } from './linear-probe';
@@ -27,6 +28,7 @@ export interface MeasureSimilarityArgs {
   batchSize: number;
   workers: number;
   logger: Logger;
+  progress?: Progress;
 }
 
 /** Up to `count` images, each class in proportion, chosen by content hash so the sample is stable. */
@@ -53,6 +55,8 @@ export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Si
     cache: args.cache,
     keyParts: { baseSha256: args.base.sha256, cutLayer: `probe:${args.layers.join(',')}`, preprocessing: args.preprocessing },
     logger: args.logger,
+    progress: args.progress,
+    progressLabel: 'probe features',
     workers: args.workers || Math.min(os.availableParallelism(), 4),
   });
   const labels = sample.map((r) => args.labels.indexOf(r.label));

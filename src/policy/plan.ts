@@ -1,5 +1,7 @@
 import type * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
+import { ConfigError } from '../errors';
+import type { Pooling } from '../models/grid-pooling';
 import { blockNumbers, boundaryBelowTopBlocks } from '../models/network-surgery';
 import type { Similarity } from './similarity';
 
@@ -16,6 +18,8 @@ export interface Plan {
   cutLayer: string;
   /** When blocks above the boundary are fine-tuned: the last layer they run to. */
   fineTune?: { until: string; blocks: number };
+  /** How the head pools the features it reads. */
+  pooling: Pooling;
   /** Layers that learn. */
   trainableLayers: string[];
   reasons: string[];
@@ -35,6 +39,10 @@ export interface PlanInputs {
   /** ...and its smallest class at least this many. */
   largeMinImagesPerClass: number;
   headLayers: string[];
+  /** Pooling forced by configuration; auto (the default) decides from the cut and the class sizes. */
+  requestedPooling?: Pooling | 'auto';
+  /** Auto pools over a grid only when the smallest class has at least this many training images. Defaults to 20. */
+  gridMinImagesPerClass?: number;
   /** Measured similarity; auto decides from it and the dataset size. */
   similarity?: Similarity;
 }
@@ -43,12 +51,15 @@ export interface FreezeBoundary {
   policy: Exclude<PolicyName, 'auto'>;
   cutLayer: string;
   fineTune?: { until: string; blocks: number };
+  pooling: Pooling;
   trainableLayers: string[];
   reasons: string[];
 }
 
-type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers'> & {
+type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers' | 'requestedPooling' | 'gridMinImagesPerClass'> & {
   size?: 'small' | 'large';
+  /** Training images in the smallest class, once the data are read. */
+  smallestClass?: number;
   similarity?: Similarity;
 };
 
@@ -115,10 +126,12 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
       `The top ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
         `on activations of ${boundary} cached once per image; everything up to ${boundary} stays frozen in inference mode.`,
     );
+    const fineTune = { until, blocks };
     return {
       policy,
       cutLayer: boundary,
-      fineTune: { until, blocks },
+      fineTune,
+      pooling: choosePooling(inputs, boundary, fineTune, reasons),
       trainableLayers: [...layersWithWeightsAfter(model, boundary, until), ...inputs.headLayers],
       reasons,
     };
@@ -143,7 +156,41 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   if (base.network.kind === 'graph' && !reasons.some((r) => r.includes('GraphModel'))) {
     reasons.push('The base is a GraphModel, which tfjs cannot train: every plan is limited to frozen features.');
   }
-  return { policy, cutLayer, trainableLayers: inputs.headLayers, reasons };
+  return { policy, cutLayer, pooling: choosePooling(inputs, cutLayer, undefined, reasons), trainableLayers: inputs.headLayers, reasons };
+}
+
+/**
+ * Global average pooling where the base's own classifier pooled (its last features, and fine-tuned
+ * tops, which keep the base's structure); a 2x2 grid at an intermediate cut, where features describe
+ * parts and where they appear still tells classes apart. Measured on Fashion-MNIST (1,000 unseen
+ * images): +2 points with 40 training images per class, even at 12, 6 points worse at 4, where four
+ * times the features overfit.
+ */
+function choosePooling(inputs: BoundaryInputs, cutLayer: string, fineTune: { until: string } | undefined, reasons: string[]): Pooling {
+  const requested = inputs.requestedPooling ?? 'auto';
+  const graph = inputs.base.network.kind === 'graph';
+  if (requested === 'grid' && (graph || fineTune)) {
+    throw new ConfigError(
+      `Received policy.pooling=grid with ${graph ? `the GraphModel base ${inputs.base.id}` : 'a fine-tuning plan'}. ` +
+        'Grid pooling needs frozen features of a LayersModel base (policy head or intermediate). Use --pooling auto or average.',
+    );
+  }
+  if (requested !== 'auto') {
+    reasons.push(`The head pools features ${requested === 'grid' ? 'over a 2x2 grid' : 'over the whole image'}, as configured (policy.pooling).`);
+    return requested;
+  }
+  if (graph || fineTune || cutLayer === inputs.base.lastFeatureLayer) return 'average';
+  const minimum = inputs.gridMinImagesPerClass ?? 20;
+  if (inputs.smallestClass !== undefined && inputs.smallestClass < minimum) {
+    reasons.push(
+      `The head reads ${cutLayer} averaged over the whole image: with ${inputs.smallestClass} images in the smallest class (fewer than policy.gridMinImagesPerClass=${minimum}), four times the features of a 2x2 grid would overfit.`,
+    );
+    return 'average';
+  }
+  reasons.push(
+    `At ${cutLayer} features describe parts of the image, and where they appear still matters: the head reads them averaged over each quarter of the image (2x2 grid), not over the whole image.`,
+  );
+  return 'grid';
 }
 
 /** The plan: dataset size against the thresholds, and the freeze boundary. */
@@ -152,7 +199,7 @@ export function makePlan(inputs: PlanInputs): Plan {
   const total = counts.reduce((a, b) => a + b, 0);
   const smallestClass = Math.min(...counts);
   const category = total >= inputs.largeMinImages && smallestClass >= inputs.largeMinImagesPerClass ? 'large' : 'small';
-  const boundary = chooseFreezeBoundary({ ...inputs, size: category });
+  const boundary = chooseFreezeBoundary({ ...inputs, size: category, smallestClass });
   return {
     policy: boundary.policy,
     requestedPolicy: inputs.requestedPolicy,
@@ -161,6 +208,7 @@ export function makePlan(inputs: PlanInputs): Plan {
     quadrant: `${category} dataset, ${inputs.similarity && inputs.similarity.category !== 'not-measured' ? `${inputs.similarity.category} data` : 'similarity not measured'}`,
     cutLayer: boundary.cutLayer,
     ...(boundary.fineTune ? { fineTune: boundary.fineTune } : {}),
+    pooling: boundary.pooling,
     trainableLayers: boundary.trainableLayers,
     reasons: [
       `The dataset is ${category}: ${total} training images, the smallest class has ${smallestClass} ` +

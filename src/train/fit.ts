@@ -42,6 +42,8 @@ export interface FitOptions {
   /** Examples per inference batch when scoring (bounds memory for large activations). */
   evaluationBatchSize?: number;
   onEpoch?: (log: EpochLog) => void;
+  /** Called after every training batch, counted from 1 within the epoch. */
+  onBatch?: (epoch: number, batch: number, batchesPerEpoch: number) => void;
   /** Defaults to Adam. */
   optimizer?: OptimizerSettings;
   /** Multiplies the scheduled rate by `factor` when the validation loss has not improved for `patience` epochs. Defaults to off. */
@@ -333,6 +335,7 @@ export async function fit(
           maxProbabilitySum += outcome.maxProbability;
           counted += batch.length;
         }
+        options.onBatch?.(epoch, step + 1, Math.ceil(order.length / options.batchSize));
         await new Promise((resolve) => setImmediate(resolve));
       }
       const weightsRecovery = guard.endEpoch(epoch, step);

@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { copySample } from '../helpers/sample-data';
 
 /** dist/test/cli -> the repository root, where bin/finetune.js finds dist/. */
 const repoRoot = path.resolve(__dirname, '..', '..', '..');
@@ -149,5 +150,41 @@ describe('configuration and data errors exit 2', () => {
   test('predict --model on a folder that does not exist', () => {
     const missing = path.join(workDir, 'no-such-model');
     assertExit2(finetune(['predict', '--model', missing, '--env', 'test', path.join(workDir, 'x.png')]), missing, 'does not exist');
+  });
+});
+
+describe('doctor', () => {
+  const doctor = (data: string) =>
+    finetune(['doctor', '--data', data, '--json', '--env', 'test', '--image-size', '96', '--extract-workers', '1', '--cache-dir', path.join(workDir, 'doctor-cache')]);
+
+  test('--json prints one document of checks {name, status, detail, fix, measured} and exits 0 when none fails', () => {
+    const run = doctor(copySample({ classes: 3, perClass: 10 }));
+    assert.equal(run.status, 0, describeRun(run));
+    const document = JSON.parse(run.stdout);
+    assert.equal(document.checks.length, 10);
+    for (const check of document.checks) {
+      assert.match(check.name, /^(data|init|train)\.[a-z-]+$/);
+      assert.ok(['pass', 'warn'].includes(check.status), `${check.name}: ${check.status} ${check.detail}`);
+      assert.equal(typeof check.detail, 'string');
+      assert.equal(typeof check.fix, 'string');
+      assert.equal(typeof check.measured, 'object');
+    }
+    assert.equal(typeof document.checks.find((c: { name: string }) => c.name === 'train.learning-rate-range').measured.suggestedRate, 'number');
+    assert.deepEqual(Object.keys(document.summary).sort(), ['fail', 'pass', 'warn']);
+  });
+
+  test('a failing check still prints the report, names the check on stderr and exits 1', () => {
+    const data = copySample({ classes: 2, perClass: 50 });
+    for (const file of fs.readdirSync(path.join(data, 'dress')).sort().slice(5)) fs.rmSync(path.join(data, 'dress', file));
+    const run = doctor(data);
+    assert.equal(run.status, 1, describeRun(run));
+    const imbalance = JSON.parse(run.stdout).checks.find((c: { name: string }) => c.name === 'data.class-imbalance');
+    assert.equal(imbalance.status, 'fail');
+    assert.equal(imbalance.measured.ratio, 10);
+    assert.match(run.stderr, /doctor check failed: data\.class-imbalance/);
+  });
+
+  test('without --data exits 2', () => {
+    assertExit2(finetune(['doctor', '--env', 'test']), '--data');
   });
 });

@@ -42,4 +42,24 @@ describe('frozen part', () => {
     assert.ok(before.some((stat, i) => !Buffer.from(stat.buffer).equals(Buffer.from(trained[i].buffer))), 'control: training mode changes statistics');
     pixels.dispose();
   });
+
+  it('grid pooling averages each quarter of the map (odd sides overlap in the middle), in the order the export flattens', () => {
+    const pixels = tf.randomUniform([2, 96, 96, 3], 0, 255, 'float32', 3) as tf.Tensor4D;
+    const map = createFrozenRunner(base, 'block_13_expand_relu', 96, { pool: false });
+    const grid = createFrozenRunner(base, 'block_13_expand_relu', 96, { pooling: 'grid' });
+    const [expected, actual] = tf.tidy(() => {
+      const activation = map.run(pixels); // [2, 6, 6, 576]
+      const quarter = (top: number, left: number) => tf.mean(tf.slice(activation, [0, top, left, 0], [-1, 3, 3, -1]), [1, 2]);
+      return [tf.concat([quarter(0, 0), quarter(0, 3), quarter(3, 0), quarter(3, 3)], 1), grid.run(pixels)];
+    });
+    assert.deepEqual(grid.featureShape, [4 * 576]);
+    assert.deepEqual(actual.shape, [2, 4 * 576]);
+    const difference = tf.tidy(() => tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0]);
+    assert.ok(difference < 1e-5, `grid pooling differs from the quarter means by ${difference}`);
+    tf.dispose([expected, actual, pixels]);
+  });
+
+  it('grid pooling refuses a map smaller than 2x2 and says what to change', () => {
+    assert.throws(() => createFrozenRunner(base, 'out_relu', 32, { pooling: 'grid' }), /1x1 feature map at out_relu: grid pooling needs at least 2x2\. Use a larger --image-size, or --pooling average/);
+  });
 });

@@ -27,6 +27,12 @@ describe('train --policy top', () => {
     const metadata = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'metadata.json'), 'utf8'));
     assert.deepEqual(metadata.training.phases.map((p: { name: string }) => p.name), ['head', 'fine-tune']);
     assert.ok(result.timings.train_img_per_s > 0);
+    // The report reviews the validation images with the fine-tuned network: its confusion matrix agrees with the measured accuracy.
+    const report = JSON.parse(fs.readFileSync(path.join(result.runDir, 'report-data.json'), 'utf8'));
+    assert.equal(result.reportPath, path.join(result.runDir, 'report.html'));
+    assert.deepEqual([...new Set(report.epochs.map((e: { phase: string }) => e.phase))], ['head', 'fine-tune']);
+    const correct = report.validation.confusion.reduce((sum: number, row: number[], k: number) => sum + row[k], 0);
+    assert.ok(Math.abs(correct / report.validation.n - result.metrics.val.accuracy) < 1e-9);
 
     const base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
     const exported = await loadExport(result.exportDir);

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { BaseModel } from '../../src/models/base-model';
 import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
+import { ConfigError } from '../../src/errors';
 import { makePlan, type PlanInputs } from '../../src/policy/plan';
 import { judgeSimilarity } from '../../src/policy/similarity';
 
@@ -121,6 +122,33 @@ describe('makePlan', () => {
       const plan = makePlan(inputs({ requestedPolicy: 'head', perClass: large, similarity: differentAt('block_6_expand_relu') }));
       assert.equal(plan.policy, 'head');
       assert.equal(plan.cutLayer, 'out_relu');
+    });
+  });
+
+  describe('pooling', () => {
+    it('auto: a 2x2 grid at an intermediate cut, the whole image at the last layer and under fine-tuning', () => {
+      const intermediate = makePlan(inputs({ requestedPolicy: 'intermediate' }));
+      assert.equal(intermediate.pooling, 'grid');
+      assert.ok(intermediate.reasons.some((r) => /2x2 grid/.test(r)));
+      assert.equal(makePlan(inputs({ requestedPolicy: 'head' })).pooling, 'average');
+      assert.equal(makePlan(inputs({ requestedPolicy: 'top' })).pooling, 'average');
+    });
+
+    it('auto keeps whole-image pooling when the smallest class is below policy.gridMinImagesPerClass', () => {
+      const few = makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 } }));
+      assert.equal(few.pooling, 'average');
+      assert.ok(few.reasons.some((r) => /19 images in the smallest class/.test(r)), few.reasons.join(' '));
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 20 } })).pooling, 'grid');
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', perClass: { cats: 40, dogs: 19 }, gridMinImagesPerClass: 10 })).pooling, 'grid');
+    });
+
+    it('forced pooling wins where it applies, and grid under fine-tuning is a configuration error', () => {
+      assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate', requestedPooling: 'average' })).pooling, 'average');
+      assert.equal(makePlan(inputs({ requestedPolicy: 'head', requestedPooling: 'grid' })).pooling, 'grid');
+      assert.throws(
+        () => makePlan(inputs({ requestedPolicy: 'top', requestedPooling: 'grid' })),
+        (error: Error) => error instanceof ConfigError && /Received policy\.pooling=grid with a fine-tuning plan/.test(error.message),
+      );
     });
   });
 });
