@@ -26,6 +26,8 @@ export interface TrainingMonitorSettings {
    * training loss fell; once per stretch without a new best. Defaults to 3.
    */
   overfitEpochs?: number;
+  /** Smallest relative rise of the validation loss over that window that counts (noise near zero loss does not). Defaults to 0.1. */
+  overfitMinRise?: number;
   /** Epochs after which predictions must have moved away from uniform. Defaults to 3. */
   uniformAfterEpochs?: number;
   /** Mean max-probability within this share of the way from 1/numClasses to 1 counts as near uniform. Defaults to 0.1. */
@@ -56,11 +58,13 @@ export class TrainingMonitor {
   private warnedDiverging = false;
   private firstLoss: number | null = null;
   private readonly overfitEpochs: number;
+  private readonly overfitMinRise: number;
   private readonly uniformAfterEpochs: number;
   private readonly uniformMargin: number;
 
   constructor(private readonly settings: TrainingMonitorSettings) {
     this.overfitEpochs = settings.overfitEpochs ?? 3;
+    this.overfitMinRise = settings.overfitMinRise ?? 0.1;
     this.uniformAfterEpochs = settings.uniformAfterEpochs ?? 3;
     this.uniformMargin = settings.uniformMargin ?? 0.1;
   }
@@ -88,7 +92,7 @@ export class TrainingMonitor {
       if (valLoss < this.bestValLoss) {
         this.bestValLoss = valLoss;
         this.warnedOverfitting = false;
-      } else if (!this.warnedOverfitting && before && before.valLoss !== null && valLoss > before.valLoss && loss < before.loss) {
+      } else if (!this.warnedOverfitting && before && before.valLoss !== null && valLoss > before.valLoss * (1 + this.overfitMinRise) && loss < before.loss) {
         this.warnedOverfitting = true;
         warnings.push({
           epoch,

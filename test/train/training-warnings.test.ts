@@ -26,6 +26,15 @@ describe('TrainingMonitor', () => {
     ];
     const kinds = epochs.map(([loss, valLoss], epoch) => monitor.observe({ epoch, loss, valLoss }).map((w) => w.kind));
     assert.deepEqual(kinds, [[], [], [], [], [], ['overfitting'], []]);
+    // A rise of less than 10% is noise (say 0.0032 -> 0.0035 on a model that is right everywhere).
+    const quiet = new TrainingMonitor({ numClasses: 3, overfitEpochs: 2 });
+    const noisy = [
+      [0.01, 0.003],
+      [0.005, 0.0031],
+      [0.002, 0.00325],
+      [0.001, 0.0034],
+    ];
+    assert.deepEqual(noisy.flatMap(([loss, valLoss], epoch) => quiet.observe({ epoch, loss, valLoss })), []);
   });
 
   test('warns when predictions stay near uniform after uniformAfterEpochs epochs', () => {
