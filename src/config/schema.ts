@@ -379,6 +379,50 @@ export const configSchema = {
       arg: 'seed',
     },
   },
+  augment: {
+    views: {
+      doc: 'Augmented views per training image, besides the image itself (0 = off). Each view is fixed by the image, its number and train.seed, so its features are cached like the originals; memory for training features grows by this factor.',
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_AUGMENT_VIEWS',
+      arg: 'augment-views',
+    },
+    minCropArea: {
+      doc: 'Random resized crop: smallest share of the image area a view keeps (1 = no crop); aspect ratio between 3:4 and 4:3.',
+      format: 'fraction-up-to-one',
+      default: 0.75,
+      env: 'FINETUNE_AUGMENT_MIN_CROP_AREA',
+      arg: 'augment-min-crop-area',
+    },
+    flip: {
+      doc: 'Mirror half of the views left to right (turn off when left and right differ, e.g. text or arrows).',
+      format: Boolean,
+      default: true,
+      env: 'FINETUNE_AUGMENT_FLIP',
+      arg: 'augment-flip',
+    },
+    rotationDegrees: {
+      doc: 'Largest rotation of a view either way, in degrees.',
+      format: 'non-negative-number',
+      default: 10,
+      env: 'FINETUNE_AUGMENT_ROTATION_DEGREES',
+      arg: 'augment-rotation-degrees',
+    },
+    brightness: {
+      doc: 'Brightness jitter: a view is scaled by a factor in [1 - this, 1 + this].',
+      format: 'fraction-below-one',
+      default: 0.2,
+      env: 'FINETUNE_AUGMENT_BRIGHTNESS',
+      arg: 'augment-brightness',
+    },
+    contrast: {
+      doc: 'Contrast jitter around mid-grey: a factor in [1 - this, 1 + this].',
+      format: 'fraction-below-one',
+      default: 0.2,
+      env: 'FINETUNE_AUGMENT_CONTRAST',
+      arg: 'augment-contrast',
+    },
+  },
   runs: {
     dir: {
       doc: 'Folder each training run records itself in, as <dir>/<run-id>/ (config, metrics.jsonl, checkpoints, report.html).',
@@ -457,6 +501,7 @@ export type ConfigShape = {
     trainBatchNorm: boolean;
     seed: number;
   };
+  augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };
   runs: { dir: string };
   export: { out: string; name: string };
 };

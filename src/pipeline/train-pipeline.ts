@@ -22,6 +22,7 @@ import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
+import { AugmentingDecoder } from '../preprocess/augmenting-decoder';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
@@ -40,8 +41,8 @@ export interface TrainResult {
   labels: string[];
   metrics: ExportMetadata['metrics'];
   skipped: { path: string; reason: string }[];
-  /** Frozen-part outputs computed in this run, and those read from the cache. */
-  features: { computed: number; fromCache: number };
+  /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
+  features: { computed: number; fromCache: number; trainingExamples: number };
   timings: Record<string, number>;
   /** What training warned about and the non-finite steps it recovered from, per phase; resumed: continued from checkpoints. */
   training: {
@@ -104,7 +105,7 @@ export class TrainPipeline {
       let computed = 0;
       // One extraction for every split, so workers start once.
       const records = [...dataset.train, ...dataset.val, ...dataset.test];
-      const extracted = await extractFeatures(runner, records, {
+      const extractOptions = {
         decoder: this.decoder,
         decode,
         concurrency: config.preprocess.concurrency,
@@ -114,12 +115,14 @@ export class TrainPipeline {
         logger,
         progress: this.progress,
         workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
-      });
+      };
+      const extracted = await extractFeatures(runner, records, extractOptions);
       computed = extracted.computed;
       const pruned = this.cache.prune();
       if (pruned.removed > 0) logger.info(`feature cache: removed ${pruned.removed} least recently used entries (now ${(pruned.bytes / 2 ** 20).toFixed(0)} MiB)`);
       const featureShape = extracted.featureShape ?? runner.featureShape ?? [extracted.features[0]?.length ?? 0];
-      let offset = 0;
+      // Validation and test features follow the training images'.
+      let offset = dataset.train.length;
       const split = (part: ImageRecord[]): LabelledData | undefined => {
         if (part.length === 0) return undefined;
         const x = stackFeatures(extracted.features.slice(offset, offset + part.length), featureShape);
@@ -127,14 +130,31 @@ export class TrainPipeline {
         tensors.push(x);
         return { x, labels: part.map((r) => dataset.labels.indexOf(r.label)) };
       };
-      const train = split(dataset.train)!;
+      const trainFeatures = extracted.features.slice(0, dataset.train.length);
       const val = split(dataset.val);
       const test = split(dataset.test);
-      // The tensors now hold the features; let the per-image arrays go (activations add up at 5,000 images).
       extracted.features.length = 0;
+      // Augmented views of the training images: each a pure function of (image, view, seed), cached like the originals.
+      const views = config.augment.views;
+      for (let view = 1; view <= views; view++) {
+        const decoder = new AugmentingDecoder(this.decoder, { ...config.augment, seed: config.train.seed }, view);
+        const augmented = await extractFeatures(runner, dataset.train, {
+          ...extractOptions,
+          decoder,
+          keyParts: { ...keyParts, preprocessing: decoder.describe(decode) },
+          progressLabel: `augmented view ${view}/${views}`,
+        });
+        computed += augmented.computed;
+        trainFeatures.push(...augmented.features);
+      }
+      const trainLabels = dataset.train.map((r) => dataset.labels.indexOf(r.label));
+      const train: LabelledData = { x: stackFeatures(trainFeatures, featureShape), labels: Array.from({ length: views + 1 }, () => trainLabels).flat() };
+      tensors.push(train.x);
+      // The tensors now hold the features; let the per-image arrays go (activations add up at 5,000 images).
+      trainFeatures.length = 0;
       timings.extract_s = seconds(started);
       timings.extract_img_per_s = computed / Math.max(timings.extract_s, 1e-9);
-      const fromCache = dataset.train.length + dataset.val.length + dataset.test.length - computed;
+      const fromCache = dataset.train.length * (views + 1) + dataset.val.length + dataset.test.length - computed;
       logger.info(`features: ${computed} computed, ${fromCache} from cache (${timings.extract_s.toFixed(1)} s)`);
 
       started = Date.now();
@@ -228,7 +248,7 @@ export class TrainPipeline {
         labels: dataset.labels,
         metrics,
         skipped: dataset.skipped,
-        features: { computed, fromCache },
+        features: { computed, fromCache, trainingExamples: train.labels.length },
         timings,
         training: {
           resumed: Boolean(options.resume),

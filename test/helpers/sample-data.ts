@@ -6,8 +6,14 @@ import { packageRoot } from '../../src/package-root';
 export const sampleDir = path.join(packageRoot, 'models', 'samples', 'fashion-mnist');
 export const sampleTestDir = path.join(packageRoot, 'models', 'samples', 'fashion-mnist-test');
 
+const created: string[] = [];
+
+/** A fresh folder under the OS temp dir, removed when the test process exits. */
 export function temporaryDir(prefix: string): string {
-  return fs.mkdtempSync(path.join(os.tmpdir(), `finetune-${prefix}-`));
+  if (created.length === 0) process.once('exit', () => created.forEach((dir) => fs.rmSync(dir, { recursive: true, force: true })));
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), `finetune-${prefix}-`));
+  created.push(dir);
+  return dir;
 }
 
 /** A small copy of the embedded sample: the first `perClass` images of the first `classes` classes. */
