@@ -1,9 +1,9 @@
 /**
  * Typed errors. The CLI's single error boundary maps them to exit codes:
- * usage, configuration and data problems exit 2; anything else exits 1.
+ * usage, configuration and data problems exit 2; an interrupted training run exits 130; anything else exits 1.
  */
 export class FinetuneError extends Error {
-  constructor(message: string, readonly exitCode: 1 | 2) {
+  constructor(message: string, readonly exitCode: 1 | 2 | 130) {
     super(message);
     this.name = new.target.name;
   }
@@ -34,5 +34,12 @@ export class DataError extends FinetuneError {
 export class RuntimeFailure extends FinetuneError {
   constructor(message: string) {
     super(message, 1);
+  }
+}
+
+/** The user stopped training (Ctrl-C): the last checkpoint is kept; exits 130 as shells do for SIGINT. */
+export class TrainingInterrupted extends FinetuneError {
+  constructor(message: string) {
+    super(message, 130);
   }
 }

@@ -1,16 +1,18 @@
 import { Command, CommanderError } from 'commander';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { loadConfig, type ResolvedConfig } from '../config/load-config';
 import { createContainer } from '../container/container';
 import { DoctorPipeline } from '../doctor/doctor-pipeline';
-import { FinetuneError, RuntimeFailure, UsageError } from '../errors';
+import { FinetuneError, RuntimeFailure, TrainingInterrupted, UsageError } from '../errors';
 import { StderrLogger } from '../logger';
 import { packageRoot } from '../package-root';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
 import { summarizeRun } from '../report/run-summary';
+import { openRunDirectory, readRunConfig, readRunInfo } from '../runs/run-directory';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
 import { stderrOutput } from './stderr-output';
@@ -34,6 +36,26 @@ function requireOption(value: string | undefined, flag: string, example: string)
   return value;
 }
 
+/**
+ * The configuration a run started with (its config.json), layered as a config file over its environment;
+ * only --runs-dir (to find the run) is taken from the flags.
+ */
+function resumedConfig(options: CommonOptions, flags: Record<string, string>, runId: string): ResolvedConfig {
+  const others = Object.keys(flags).filter((flag) => flag !== 'runs-dir');
+  if (others.length > 0) {
+    throw new UsageError(`Received --resume with ${others.map((flag) => `--${flag}`).join(', ')}. A resumed run keeps the configuration it started with; give only --resume RUN_ID [--runs-dir DIR] [--data DIR].`);
+  }
+  const runsDir = resolveConfig(options, flags).values.runs.dir;
+  const recorded = readRunConfig(openRunDirectory(runsDir, runId));
+  const layer = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-resume-')), 'config.json');
+  fs.writeFileSync(layer, JSON.stringify(recorded.values));
+  try {
+    return loadConfig({ env: recorded.env ?? options.env, configFile: layer, environment: {}, flags: { 'runs-dir': runsDir } });
+  } finally {
+    fs.rmSync(path.dirname(layer), { recursive: true, force: true });
+  }
+}
+
 /** Thin shell: flags -> configuration -> the programmatic pipeline -> stdout. */
 export function buildProgram(): Command {
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
@@ -45,14 +67,30 @@ export function buildProgram(): Command {
 
   const train = program.command('train').description('check the data, plan, extract frozen features, train the head, export a versioned model');
   train.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
+  train.option('--resume <run-id>', "continue an interrupted run from its checkpoints (its config.json and data folder; --data overrides the folder); looked up under --runs-dir");
   const trainFlags = addConfigOptions(train);
-  train.action(async (options: CommonOptions & { data?: string }) => {
-    const data = requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
-    const resolved = resolveConfig(options, trainFlags());
+  train.action(async (options: CommonOptions & { data?: string; resume?: string }) => {
+    const resolved = options.resume ? resumedConfig(options, trainFlags(), options.resume) : resolveConfig(options, trainFlags());
+    const data = options.resume
+      ? (options.data ?? readRunInfo(openRunDirectory(resolved.values.runs.dir, options.resume)).dataDir)
+      : requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
     const output = stderrOutput({ json: options.json });
     const container = createContainer(resolved.values, output.logger, output.progress);
-    const result = await container.get(TrainPipeline).run(data, { env: resolved.env, values: resolved.values, origins: resolved.origins });
-    print(result, options, 'train');
+    // Ctrl-C stops training at the next step and keeps the last checkpoint; a second Ctrl-C kills at once.
+    const interrupt = new AbortController();
+    const onInterrupt = () => {
+      process.stderr.write('\ninterrupt: stopping after the current step (Ctrl-C again to kill)\n');
+      interrupt.abort();
+    };
+    process.once('SIGINT', onInterrupt);
+    try {
+      const result = await container
+        .get(TrainPipeline)
+        .run(data, { env: resolved.env, values: resolved.values, origins: resolved.origins }, { resume: options.resume, signal: interrupt.signal });
+      print(result, options, 'train');
+    } finally {
+      process.removeListener('SIGINT', onInterrupt);
+    }
   });
 
   const plan = program.command('plan').description('show what train would decide (freeze boundary, dataset size, reasons) without training');
@@ -135,6 +173,10 @@ export async function main(argv: string[]): Promise<number> {
     if (error instanceof CommanderError) {
       if (error.code === 'commander.helpDisplayed' || error.code === 'commander.version' || error.code === 'commander.help') return 0;
       return 2;
+    }
+    if (error instanceof TrainingInterrupted) {
+      process.stderr.write(`interrupted: ${error.message}\n`);
+      return error.exitCode;
     }
     if (error instanceof FinetuneError) {
       process.stderr.write(`error: ${error.message}\n`);

@@ -204,7 +204,7 @@ export const configSchema = {
       arg: 'batch-size',
     },
     learningRate: {
-      doc: 'Initial learning rate (Adam) of the head, which learns on standardized features; it then decays.',
+      doc: 'Initial learning rate of the head (which learns on standardized features); it then follows train.schedule.',
       format: 'positive-number',
       default: 0.005,
       env: 'FINETUNE_TRAIN_LEARNING_RATE',
@@ -239,11 +239,109 @@ export const configSchema = {
       arg: 'hidden-units',
     },
     initializer: {
-      doc: 'Initializer of the head weights.',
-      format: ['glorotNormal', 'truncatedNormal'],
+      doc: 'Initializer of the head kernels (never plain N(0, 1)): Glorot normal or uniform, truncated normal (std train.initStddev), or orthogonal.',
+      format: ['glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'],
       default: 'glorotNormal',
       env: 'FINETUNE_TRAIN_INITIALIZER',
       arg: 'initializer',
+    },
+    initStddev: {
+      doc: 'Standard deviation of the truncatedNormal initializer; 0 means 1 / sqrt(fan-in), which keeps activations at unit scale.',
+      format: 'non-negative-number',
+      default: 0,
+      env: 'FINETUNE_TRAIN_INIT_STDDEV',
+      arg: 'init-stddev',
+    },
+    optimizer: {
+      doc: 'Optimizer of every phase: sgd (with train.momentum), adam or rmsprop.',
+      format: ['sgd', 'adam', 'rmsprop'],
+      default: 'adam',
+      env: 'FINETUNE_TRAIN_OPTIMIZER',
+      arg: 'optimizer',
+    },
+    momentum: {
+      doc: 'Momentum of the sgd optimizer (0 = plain gradient descent).',
+      format: 'fraction-below-one',
+      default: 0.9,
+      env: 'FINETUNE_TRAIN_MOMENTUM',
+      arg: 'momentum',
+    },
+    schedule: {
+      doc: 'How the learning rate decays over epochs: exponential (x train.decayRate per epoch), step (x train.stepFactor every train.stepSize epochs) or cosine (half a cosine to 0 over the phase).',
+      format: ['exponential', 'step', 'cosine'],
+      default: 'exponential',
+      env: 'FINETUNE_TRAIN_SCHEDULE',
+      arg: 'schedule',
+    },
+    stepSize: {
+      doc: 'Step schedule: epochs between two drops of the learning rate.',
+      format: 'positive-integer',
+      default: 10,
+      env: 'FINETUNE_TRAIN_STEP_SIZE',
+      arg: 'step-size',
+    },
+    stepFactor: {
+      doc: 'Step schedule: what the learning rate is multiplied by at each drop.',
+      format: 'fraction-up-to-one',
+      default: 0.5,
+      env: 'FINETUNE_TRAIN_STEP_FACTOR',
+      arg: 'step-factor',
+    },
+    warmupEpochs: {
+      doc: 'Epochs over which the learning rate rises linearly to its initial value before the schedule starts (any schedule; 0 = none).',
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_TRAIN_WARMUP_EPOCHS',
+      arg: 'warmup-epochs',
+    },
+    plateauPatience: {
+      doc: 'Epochs without a lower validation loss before the learning rate is multiplied by train.plateauFactor (on top of the schedule); 0 turns this off. Keep it below train.patience.',
+      format: 'non-negative-integer',
+      default: 5,
+      env: 'FINETUNE_TRAIN_PLATEAU_PATIENCE',
+      arg: 'plateau-patience',
+    },
+    plateauFactor: {
+      doc: 'What the learning rate is multiplied by when validation loss plateaus.',
+      format: 'open-fraction',
+      default: 0.5,
+      env: 'FINETUNE_TRAIN_PLATEAU_FACTOR',
+      arg: 'plateau-factor',
+    },
+    l2: {
+      doc: 'L2 weight decay: l2 x the sum of squared kernel weights is added to the loss (biases and batch norm are not decayed); 0 = off.',
+      format: 'non-negative-number',
+      default: 0,
+      env: 'FINETUNE_TRAIN_L2',
+      arg: 'l2',
+    },
+    labelSmoothing: {
+      doc: 'Label smoothing: targets become (1 - s) x one-hot + s / numClasses; 0 = off.',
+      format: 'fraction-below-one',
+      default: 0,
+      env: 'FINETUNE_TRAIN_LABEL_SMOOTHING',
+      arg: 'label-smoothing',
+    },
+    classWeights: {
+      doc: 'Loss weight per class: none, or balanced (numExamples / (numClasses x examples of the class), for imbalanced data).',
+      format: ['none', 'balanced'],
+      default: 'none',
+      env: 'FINETUNE_TRAIN_CLASS_WEIGHTS',
+      arg: 'class-weights',
+    },
+    clipNorm: {
+      doc: 'Clip gradients to this global norm each step; 0 = off (the NaN guard turns it on at 1 after a non-finite step).',
+      format: 'non-negative-number',
+      default: 0,
+      env: 'FINETUNE_TRAIN_CLIP_NORM',
+      arg: 'clip-norm',
+    },
+    maxNonFiniteRecoveries: {
+      doc: 'Non-finite steps (NaN/Inf loss or gradient norm) the guard recovers from (last good weights back, rate halved, clipping on) before training stops with an explanation.',
+      format: 'non-negative-integer',
+      default: 5,
+      env: 'FINETUNE_TRAIN_MAX_NON_FINITE_RECOVERIES',
+      arg: 'max-non-finite-recoveries',
     },
     fineTuneEpochs: {
       doc: 'Most epochs of the second phase of top/deep policies, when the unfrozen blocks learn with the head.',
@@ -382,7 +480,21 @@ export type ConfigShape = {
     patience: number;
     dropout: number;
     hiddenUnits: number;
-    initializer: 'glorotNormal' | 'truncatedNormal';
+    initializer: 'glorotNormal' | 'glorotUniform' | 'truncatedNormal' | 'orthogonal';
+    initStddev: number;
+    optimizer: 'sgd' | 'adam' | 'rmsprop';
+    momentum: number;
+    schedule: 'exponential' | 'step' | 'cosine';
+    stepSize: number;
+    stepFactor: number;
+    warmupEpochs: number;
+    plateauPatience: number;
+    plateauFactor: number;
+    l2: number;
+    labelSmoothing: number;
+    classWeights: 'none' | 'balanced';
+    clipNorm: number;
+    maxNonFiniteRecoveries: number;
     fineTuneEpochs: number;
     fineTuneLearningRate: number;
     baseRateMultiplier: number;

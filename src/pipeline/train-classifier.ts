@@ -1,22 +1,31 @@
 import * as tf from '@tensorflow/tfjs';
+import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Progress, ProgressTask } from '../progress';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
 import { fineTuneNetwork } from '../train/fine-tune';
-import { evaluateNetwork, fit, type EpochLog, type LabelledData } from '../train/fit';
+import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
 import { buildHead } from '../train/head';
+import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
+import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
 import { predictInBatches } from '../train/predict-in-batches';
-import { ExponentialDecay } from '../train/learning-rate-schedule';
+import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
 
 export interface TrainingPhase {
   name: 'head' | 'fine-tune';
   schedule: Record<string, unknown>;
+  /** Optimizer, plateau reduction and regularization the phase trained with. */
+  settings: Record<string, unknown>;
   history: EpochLog[];
   bestEpoch: number;
+  /** Overfitting, plateaus (rate reduced), predictions near uniform, non-finite steps. */
+  warnings: TrainingWarning[];
+  /** Non-finite steps the NaN guard recovered from. */
+  recoveries: NonFiniteRecovery[];
   /** Training examples seen per second over the phase's epochs. */
   imagesPerSecond: number;
 }
@@ -46,15 +55,49 @@ function pooledThrough(segment: tf.LayersModel, data: LabelledData): LabelledDat
   return { x, labels: data.labels };
 }
 
-function phaseOf(name: TrainingPhase['name'], schedule: ExponentialDecay, result: { history: EpochLog[]; bestEpoch: number }, examples: number): TrainingPhase {
+function phaseOf(name: TrainingPhase['name'], options: FitOptions, result: FitResult, examples: number): TrainingPhase {
   const seconds = result.history.reduce((sum, log) => sum + log.seconds, 0);
   return {
     name,
-    schedule: schedule.toConfig(),
+    schedule: options.schedule.toConfig(),
+    settings: {
+      optimizer: options.optimizer,
+      plateau: options.plateau ?? null,
+      l2: options.l2,
+      labelSmoothing: options.labelSmoothing,
+      classWeights: options.classWeights,
+      clipNorm: options.clipNorm,
+      maxNonFiniteRecoveries: options.maxNonFiniteRecoveries,
+    },
     history: result.history,
     bestEpoch: result.bestEpoch,
+    warnings: result.warnings,
+    recoveries: result.recoveries,
     imagesPerSecond: (examples * result.history.length) / Math.max(seconds, 1e-9),
   };
+}
+
+/** The fit options every phase shares, from the train.* settings. */
+function sharedFitOptions(config: FinetuneConfig, logger: Logger): Omit<FitOptions, 'epochs' | 'schedule'> {
+  const train = config.train;
+  return {
+    batchSize: train.batchSize,
+    patience: train.patience,
+    seed: train.seed,
+    optimizer: { name: train.optimizer, momentum: train.momentum },
+    plateau: train.plateauPatience > 0 ? { patience: train.plateauPatience, factor: train.plateauFactor } : undefined,
+    l2: train.l2,
+    labelSmoothing: train.labelSmoothing,
+    classWeights: train.classWeights,
+    clipNorm: train.clipNorm,
+    maxNonFiniteRecoveries: train.maxNonFiniteRecoveries,
+    onWarning: (warning) => logger.warn(warning.message),
+  };
+}
+
+function scheduleFor(config: FinetuneConfig, initialRate: number, epochs: number): LearningRateSchedule {
+  const { schedule, decayRate, stepSize, stepFactor, warmupEpochs } = config.train;
+  return buildSchedule({ name: schedule, initialRate, epochs, decayRate, stepSize, stepFactor, warmupEpochs });
 }
 
 /**
@@ -71,6 +114,12 @@ export async function trainClassifier(args: {
   logger: Logger;
   /** Called after every epoch of every phase. */
   onEpoch?: (phase: TrainingPhase['name'], log: EpochLog) => void;
+  /** Where each phase checkpoints after every epoch (<dir>/<phase>.ckpt); none when undefined. */
+  checkpointDir?: string;
+  /** Continue from the checkpoints in checkpointDir. */
+  resume?: boolean;
+  /** Aborting stops training before the next step (TrainingInterrupted); the checkpoints stay. */
+  signal?: AbortSignal;
   /** Shows each phase's batches, epoch and last losses as it trains. */
   progress?: Progress;
 }): Promise<TrainedClassifier> {
@@ -94,7 +143,9 @@ export async function trainClassifier(args: {
         ` (${log.seconds.toFixed(1)} s)`,
     );
   };
-  const fitOptions = { batchSize: config.train.batchSize, patience: config.train.patience, seed: config.train.seed };
+  const fitOptions = { ...sharedFitOptions(config, logger), signal: args.signal };
+  const checkpoint = (phase: TrainingPhase['name']) =>
+    args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
   const headInput = segment ? pooledThrough(segment, args.train) : (args.train as LabelledData & { x: tf.Tensor2D });
@@ -105,6 +156,7 @@ export async function trainClassifier(args: {
     dropout: config.train.dropout,
     hiddenUnits: config.train.hiddenUnits,
     initializer: config.train.initializer,
+    initStddev: config.train.initStddev,
     seed: config.train.seed,
   });
   const phases: TrainingPhase[] = [];
@@ -114,16 +166,19 @@ export async function trainClassifier(args: {
   const standardTrain = { x: standardize(headInput.x, stats), labels: headInput.labels };
   const standardVal = headVal ? { x: standardize(headVal.x, stats), labels: headVal.labels } : undefined;
   try {
-    const headSchedule = new ExponentialDecay(config.train.learningRate, config.train.decayRate);
+    assertFiniteInputs(standardTrain.x, 'training');
+    if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
     startPhase('head', config.train.epochs);
-    const headResult = await trainHead(head, standardTrain, standardVal, numClasses, {
+    const headOptions: FitOptions = {
       ...fitOptions,
+      ...checkpoint('head'),
       epochs: config.train.epochs,
-      schedule: headSchedule,
+      schedule: scheduleFor(config, config.train.learningRate, config.train.epochs),
       onEpoch: logEpoch('head', config.train.epochs),
       onBatch,
-    });
-    phases.push(phaseOf('head', headSchedule, headResult, args.train.labels.length));
+    };
+    const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
+    phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
     foldStandardization(head, stats);
   } finally {
     task?.stop();
@@ -144,22 +199,24 @@ export async function trainClassifier(args: {
   }
 
   const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
-  const fineTuneSchedule = new ExponentialDecay(config.train.fineTuneLearningRate, config.train.decayRate);
+  assertFiniteInputs(args.train.x, 'training');
+  const fineTuneOptions: FitOptions = {
+    ...fitOptions,
+    ...checkpoint('fine-tune'),
+    epochs: config.train.fineTuneEpochs,
+    schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
+    evaluationBatchSize: poolingBatch,
+    onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
+    onBatch,
+  };
   startPhase('fine-tune', config.train.fineTuneEpochs);
   let fineTuneResult;
   try {
-    fineTuneResult = await fit(network, args.train, args.val, numClasses, {
-      ...fitOptions,
-      epochs: config.train.fineTuneEpochs,
-      schedule: fineTuneSchedule,
-      evaluationBatchSize: poolingBatch,
-      onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
-      onBatch,
-    });
+    fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
   } finally {
     task?.stop();
   }
-  phases.push(phaseOf('fine-tune', fineTuneSchedule, fineTuneResult, args.train.labels.length));
+  phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
   return {
     head,
     segment,

@@ -6,7 +6,7 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { FinetuneConfig } from '../config/schema';
 import type { ImageRecord } from '../data/dataset';
-import { RuntimeFailure } from '../errors';
+import { RuntimeFailure, TrainingInterrupted } from '../errors';
 import { exportableClassifier, type ExportableClassifier } from '../export/exportable-classifier';
 import type { ExportMetadata } from '../export/export-metadata';
 import { loadExport } from '../export/load-export';
@@ -21,12 +21,12 @@ import type { Plan } from '../policy/plan';
 import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
-import { appendEpochRecord, createRunDirectory, writeRunConfig, type RunDirectory } from '../runs/run-directory';
+import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { AugmentingDecoder } from '../preprocess/augmenting-decoder';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
-import { trainClassifier, type TrainedClassifier } from './train-classifier';
+import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
 
 export interface TrainResult {
   exportDir: string;
@@ -44,6 +44,19 @@ export interface TrainResult {
   /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
   features: { computed: number; fromCache: number; trainingExamples: number };
   timings: Record<string, number>;
+  /** What training warned about and the non-finite steps it recovered from, per phase; resumed: continued from checkpoints. */
+  training: {
+    resumed: boolean;
+    warnings: (TrainingPhase['warnings'][number] & { phase: TrainingPhase['name'] })[];
+    recoveries: (TrainingPhase['recoveries'][number] & { phase: TrainingPhase['name'] })[];
+  };
+}
+
+export interface TrainRunOptions {
+  /** Continue this run (id under runs.dir, or its folder) from its checkpoints instead of starting a new one. */
+  resume?: string;
+  /** Aborting (Ctrl-C) stops training at the next step; the run can then be resumed. */
+  signal?: AbortSignal;
 }
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
@@ -63,13 +76,21 @@ export class TrainPipeline {
     @inject(Progress) private readonly progress: Progress,
   ) {}
 
-  async run(dataDir: string, resolvedConfig?: unknown): Promise<TrainResult> {
+  async run(dataDir: string, resolvedConfig?: unknown, options: TrainRunOptions = {}): Promise<TrainResult> {
     const { config, logger } = this;
     const totalStarted = Date.now();
     const name = config.export.name || path.basename(path.resolve(dataDir));
-    const run = createRunDirectory(config.runs.dir, name);
-    writeRunConfig(run, resolvedConfig ?? config);
-    logger.info(`run ${run.id}: ${run.dir}`);
+    let run: RunDirectory;
+    if (options.resume) {
+      run = openRunDirectory(config.runs.dir, options.resume);
+      logger.info(`resuming run ${run.id}: ${run.dir}`);
+    } else {
+      run = createRunDirectory(config.runs.dir, name);
+      writeRunConfig(run, resolvedConfig ?? config);
+      writeRunInfo(run, { dataDir: path.resolve(dataDir), startedAt: new Date().toISOString() });
+      logger.info(`run ${run.id}: ${run.dir}`);
+    }
+    const resumeHint = `Resume with: finetune train --resume ${run.id}${path.resolve(config.runs.dir) === path.resolve('models/runs') ? '' : ` --runs-dir ${config.runs.dir}`}`;
     const prepared = await this.preparation.prepare(dataDir);
     const { base, dataset, plan, decode, keyParts, backend } = prepared;
     const timings = { ...prepared.timings };
@@ -138,17 +159,26 @@ export class TrainPipeline {
 
       started = Date.now();
       const numClasses = dataset.labels.length;
-      trained = await trainClassifier({
-        plan,
-        baseModel: base.network.kind === 'layers' ? base.network.model : undefined,
-        train,
-        val,
-        numClasses,
-        config,
-        logger,
-        progress: this.progress,
-        onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
-      });
+      if (options.signal?.aborted) throw new TrainingInterrupted(`Interrupted before training started. ${resumeHint}`);
+      try {
+        trained = await trainClassifier({
+          plan,
+          baseModel: base.network.kind === 'layers' ? base.network.model : undefined,
+          train,
+          val,
+          numClasses,
+          config,
+          logger,
+          progress: this.progress,
+          onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
+          checkpointDir: run.checkpointDir,
+          resume: Boolean(options.resume),
+          signal: options.signal,
+        });
+      } catch (error) {
+        if (error instanceof TrainingInterrupted) throw new TrainingInterrupted(`${error.message} ${resumeHint}`);
+        throw error;
+      }
       timings.train_s = seconds(started);
       timings.train_img_per_s = trained.phases.at(-1)!.imagesPerSecond;
 
@@ -220,6 +250,11 @@ export class TrainPipeline {
         skipped: dataset.skipped,
         features: { computed, fromCache, trainingExamples: train.labels.length },
         timings,
+        training: {
+          resumed: Boolean(options.resume),
+          warnings: trained.phases.flatMap((phase) => phase.warnings.map((warning) => ({ phase: phase.name, ...warning }))),
+          recoveries: trained.phases.flatMap((phase) => phase.recoveries.map((recovery) => ({ phase: phase.name, ...recovery }))),
+        },
       };
     } catch (error) {
       await this.writeReport(run, { name, status: 'failed', error: (error as Error).message, dataset, plan, backend, timings });

@@ -11,6 +11,8 @@ export interface RunDirectory {
   metricsPath: string;
   /** The resolved configuration the run started with. */
   configPath: string;
+  /** What else a resume needs (the data folder): run.json. */
+  infoPath: string;
   reportPath: string;
   checkpointDir: string;
 }
@@ -29,6 +31,7 @@ function pathsOf(dir: string): RunDirectory {
     dir,
     metricsPath: path.join(dir, 'metrics.jsonl'),
     configPath: path.join(dir, 'config.json'),
+    infoPath: path.join(dir, 'run.json'),
     reportPath: path.join(dir, 'report.html'),
     checkpointDir: path.join(dir, 'checkpoint'),
   };
@@ -62,6 +65,36 @@ export function openRunDirectory(runsDir: string, idOrPath: string): RunDirector
 
 export function writeRunConfig(run: RunDirectory, config: unknown): void {
   fs.writeFileSync(run.configPath, `${JSON.stringify(config, null, 2)}\n`);
+}
+
+/** What `finetune train --resume` needs besides the configuration. */
+export interface RunInfo {
+  /** Absolute path of the data folder the run trains on. */
+  dataDir: string;
+  startedAt: string;
+}
+
+export function writeRunInfo(run: RunDirectory, info: RunInfo): void {
+  fs.writeFileSync(run.infoPath, `${JSON.stringify(info, null, 2)}\n`);
+}
+
+export function readRunInfo(run: RunDirectory): RunInfo {
+  try {
+    return JSON.parse(fs.readFileSync(run.infoPath, 'utf8')) as RunInfo;
+  } catch (error) {
+    throw new DataError(`Run ${run.id} has no readable ${run.infoPath} (${(error as Error).message}): it cannot be resumed. Start a new run with finetune train --data DIR.`);
+  }
+}
+
+/** The configuration values a run started with (config.json holds either the values or {env, values, origins}). */
+export function readRunConfig(run: RunDirectory): { env?: string; values: Record<string, unknown> } {
+  let recorded: { env?: string; values?: Record<string, unknown> } & Record<string, unknown>;
+  try {
+    recorded = JSON.parse(fs.readFileSync(run.configPath, 'utf8'));
+  } catch (error) {
+    throw new DataError(`Run ${run.id} has no readable ${run.configPath} (${(error as Error).message}): it cannot be resumed.`);
+  }
+  return recorded.values && typeof recorded.values === 'object' ? { env: recorded.env, values: recorded.values } : { values: recorded };
 }
 
 /** Appends one epoch; a line is written whole, so a killed run leaves every finished epoch readable. */

@@ -6,6 +6,12 @@ export interface WeightHolder {
   setWeights(weights: tf.Tensor[]): void;
 }
 
+export interface EarlyStoppingState {
+  bestLoss: number | null;
+  waited: number;
+  bestEpoch: number;
+}
+
 /**
  * Stops when the monitored loss has not improved for `patience` epochs and can put back the
  * weights of the best epoch (tfjs' own EarlyStopping cannot restore them).
@@ -34,6 +40,21 @@ export class EarlyStopping {
     }
     this.waited += 1;
     return this.waited >= this.patience;
+  }
+
+  /** What a checkpoint needs to continue: the counters, and the best weights (not copies: do not dispose). */
+  getState(): { state: EarlyStoppingState; bestWeights: tf.Tensor[] } {
+    const state = { bestLoss: Number.isFinite(this.bestLoss) ? this.bestLoss : null, waited: this.waited, bestEpoch: this.bestEpoch };
+    return { state, bestWeights: this.bestWeights ?? [] };
+  }
+
+  /** Continues from a checkpoint; keeps copies of bestWeights. */
+  setState(state: EarlyStoppingState, bestWeights: tf.Tensor[]): void {
+    this.dispose();
+    this.bestLoss = state.bestLoss ?? Infinity;
+    this.waited = state.waited;
+    this.bestEpoch = state.bestEpoch;
+    this.bestWeights = bestWeights.length > 0 ? bestWeights.map((w) => w.clone()) : undefined;
   }
 
   /** Puts the best epoch's weights back into the model and releases the copies. */

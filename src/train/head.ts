@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
+import { orthogonalMatrix } from './orthogonal-matrix';
 
-export type HeadInitializer = 'glorotNormal' | 'truncatedNormal';
+export type HeadInitializer = 'glorotNormal' | 'glorotUniform' | 'truncatedNormal' | 'orthogonal';
 
 export interface HeadArgs {
   numFeatures: number;
@@ -11,14 +12,27 @@ export interface HeadArgs {
   hiddenUnits?: number;
   /** Defaults to glorotNormal. */
   initializer?: HeadInitializer;
+  /** Standard deviation of truncatedNormal; 0 means 1 / sqrt(fanIn). Defaults to 0. */
+  initStddev?: number;
   seed: number;
 }
 
-function kernelInitializer(kind: HeadInitializer, fanIn: number, seed: number) {
-  // Truncated normal with stddev 1/sqrt(fanIn) keeps activations at unit scale (never N(0, 1) on wide inputs).
-  return kind === 'truncatedNormal'
-    ? tf.initializers.truncatedNormal({ stddev: 1 / Math.sqrt(fanIn), seed })
-    : tf.initializers.glorotNormal({ seed });
+function kernelInitializer(kind: HeadInitializer, fanIn: number, seed: number, stddev: number) {
+  switch (kind) {
+    case 'truncatedNormal':
+      // stddev 1/sqrt(fanIn) keeps activations at unit scale (never N(0, 1) on wide inputs).
+      return tf.initializers.truncatedNormal({ stddev: stddev > 0 ? stddev : 1 / Math.sqrt(fanIn), seed });
+    case 'glorotUniform':
+      return tf.initializers.glorotUniform({ seed });
+    case 'orthogonal':
+      // Drawn by orthogonalMatrix after the layer is built (tfjs' own warns and is slow on wide kernels);
+      // the layer records glorotNormal, which only matters for layers built anew from model.json.
+      return tf.initializers.glorotNormal({ seed });
+    case 'glorotNormal':
+      return tf.initializers.glorotNormal({ seed });
+    default:
+      throw new Error(`Received initializer "${String(kind)}". Expected glorotNormal, glorotUniform, truncatedNormal or orthogonal.`);
+  }
 }
 
 /**
@@ -37,7 +51,7 @@ export function buildHead(args: HeadArgs): tf.Sequential {
       tf.layers.dense({
         units: hiddenUnits,
         activation: 'relu',
-        kernelInitializer: kernelInitializer(initializer, fanIn, args.seed + 1),
+        kernelInitializer: kernelInitializer(initializer, fanIn, args.seed + 1, args.initStddev ?? 0),
         name: 'head_hidden',
       }),
     );
@@ -48,9 +62,20 @@ export function buildHead(args: HeadArgs): tf.Sequential {
     tf.layers.dense({
       units: args.numClasses,
       activation: 'softmax',
-      kernelInitializer: kernelInitializer(initializer, fanIn, args.seed + 2),
+      kernelInitializer: kernelInitializer(initializer, fanIn, args.seed + 2, args.initStddev ?? 0),
       name: 'head_probabilities',
     }),
   );
+  if (initializer === 'orthogonal') {
+    for (const [name, seed] of [['head_hidden', args.seed + 1], ['head_probabilities', args.seed + 2]] as const) {
+      if (!head.layers.some((layer) => layer.name === name)) continue;
+      const layer = head.getLayer(name);
+      const [kernel, bias] = layer.getWeights();
+      const [rows, cols] = kernel.shape;
+      const orthogonal = tf.tensor2d(orthogonalMatrix(rows, cols, seed), [rows, cols]);
+      layer.setWeights([orthogonal, bias]);
+      orthogonal.dispose();
+    }
+  }
   return head;
 }

@@ -9,6 +9,8 @@ import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source'
 import { TrainPipeline } from '../../src/pipeline/train-pipeline';
 import { testConfig, testContainer } from '../helpers/pipeline';
 import { copySample } from '../helpers/sample-data';
+import { TrainingInterrupted } from '../../src/errors';
+import { silentLogger } from '../../src/logger';
 
 function bits(weight: tf.LayerVariable): Buffer {
   return Buffer.from((weight.read().dataSync() as Float32Array).buffer);
@@ -63,5 +65,39 @@ describe('train --policy top', () => {
       exported.dispose();
       base.dispose();
     }
+  });
+
+  it('an interrupted fine-tuning phase resumes from its checkpoint and ends where the uninterrupted run ends', async () => {
+    const data = copySample({ classes: 2, perClass: 10 });
+    const flags = { policy: 'top', 'top-blocks': '2', 'image-size': '96', epochs: '3', 'fine-tune-epochs': '3', name: 'top' };
+    const whole = await testContainer(testConfig(flags)).get(TrainPipeline).run(data);
+
+    const config = testConfig(flags);
+    const interrupt = new AbortController();
+    // Ctrl-C as soon as the first fine-tuning epoch is reported.
+    const logger = { ...silentLogger, info: (message: string) => message.startsWith('fine-tune epoch 1/') && interrupt.abort() };
+    await assert.rejects(testContainer(config, logger).get(TrainPipeline).run(data, undefined, { signal: interrupt.signal }), (error: Error) => {
+      assert.ok(error instanceof TrainingInterrupted, String(error));
+      assert.match(error.message, /during epoch 2; the checkpoint after epoch 1 is in .*fine-tune\.ckpt\. Resume with: finetune train --resume \S+ --runs-dir /);
+      return true;
+    });
+    const runId = fs.readdirSync(config.runs.dir)[0];
+    assert.deepEqual(fs.readdirSync(path.join(config.runs.dir, runId, 'checkpoint')).sort(), ['fine-tune.ckpt', 'head.ckpt']);
+
+    const resumed = await testContainer(config).get(TrainPipeline).run(data, undefined, { resume: runId });
+    assert.equal(resumed.training.resumed, true);
+    const weights = async (dir: string) => {
+      const model = await loadExport(dir);
+      try {
+        return (model.model as tf.LayersModel).getWeights().map((w) => Array.from(w.dataSync()));
+      } finally {
+        model.dispose();
+      }
+    };
+    const [a, b] = [await weights(whole.exportDir), await weights(resumed.exportDir)];
+    let largest = 0;
+    a.forEach((list, w) => list.forEach((v, i) => (largest = Math.max(largest, Math.abs(v - b[w][i])))));
+    assert.ok(largest <= 1e-6, `exported weights differ by up to ${largest}`);
+    assert.ok(Math.abs(resumed.metrics.val.loss - whole.metrics.val.loss) <= 1e-6);
   });
 });

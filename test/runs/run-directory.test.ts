@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { describe, it } from 'node:test';
 import { DataError } from '../../src/errors';
-import { appendEpochRecord, createRunDirectory, openRunDirectory, readEpochRecords, writeRunConfig } from '../../src/runs/run-directory';
+import { appendEpochRecord, createRunDirectory, openRunDirectory, readEpochRecords, readRunConfig, readRunInfo, writeRunConfig, writeRunInfo } from '../../src/runs/run-directory';
 import { temporaryDir } from '../helpers/sample-data';
 
 describe('run directory', () => {
@@ -38,5 +38,16 @@ describe('run directory', () => {
     assert.equal(openRunDirectory(runsDir, run.id).dir, run.dir);
     assert.equal(openRunDirectory('/elsewhere', run.dir).id, run.id);
     assert.throws(() => openRunDirectory(runsDir, 'nope'), (error: Error) => error instanceof DataError && /No run "nope"/.test(error.message) && /config\.json/.test(error.message));
+  });
+
+  it('records the data folder in run.json and reads the configuration back for a resume', () => {
+    const run = createRunDirectory(temporaryDir('runs'), 'flowers');
+    assert.throws(() => readRunInfo(run), (error: Error) => error instanceof DataError && /cannot be resumed/.test(error.message));
+    writeRunInfo(run, { dataDir: '/data/flowers', startedAt: '2026-11-27T00:00:00.000Z' });
+    assert.deepEqual(readRunInfo(run), { dataDir: '/data/flowers', startedAt: '2026-11-27T00:00:00.000Z' });
+    writeRunConfig(run, { env: 'test', values: { train: { epochs: 3 } }, origins: {} });
+    assert.deepEqual(readRunConfig(run), { env: 'test', values: { train: { epochs: 3 } } });
+    writeRunConfig(run, { train: { epochs: 4 } });
+    assert.deepEqual(readRunConfig(run), { values: { train: { epochs: 4 } } }, 'a config.json holding the values themselves');
   });
 });

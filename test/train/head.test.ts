@@ -119,6 +119,54 @@ describe('buildHead', () => {
     });
   });
 
+  test('glorotUniform kernels are uniform in +-sqrt(6 / (fanIn + fanOut)), std limit / sqrt(3)', () => {
+    withHead({ numFeatures: 1280, numClasses: 64, initializer: 'glorotUniform', seed: 5 }, (head) => {
+      const values = kernelOf(head, 'head_probabilities');
+      const limit = Math.sqrt(6 / (1280 + 64));
+      const { mean, std, maxAbs } = moments(values);
+      assert.ok(maxAbs <= limit * (1 + 1e-6) && maxAbs > 0.99 * limit, `|w| up to ${maxAbs}, limit ${limit}`);
+      assert.ok(Math.abs(std / (limit / Math.sqrt(3)) - 1) < 0.03, `std ${std}`);
+      assert.ok(Math.abs(mean) < 0.05 * limit, `mean ${mean}`);
+      // A uniform has no tails: a quarter of the values lies beyond half the limit on each side together.
+      const outer = values.filter((v) => Math.abs(v) > limit / 2).length / values.length;
+      assert.ok(Math.abs(outer - 0.5) < 0.02, `share beyond limit/2: ${outer}`);
+    });
+  });
+
+  test('truncatedNormal takes a configured stddev (initStddev)', () => {
+    withHead({ numFeatures: 1280, numClasses: 64, initializer: 'truncatedNormal', initStddev: 0.01, seed: 5 }, (head) => {
+      assertTruncatedNormal(kernelOf(head, 'head_probabilities'), 0.01, 'truncatedNormal stddev 0.01');
+    });
+  });
+
+  test('orthogonal kernels have orthonormal columns (W^T W = I), in the hidden and the output layer', () => {
+    withHead({ numFeatures: 512, numClasses: 10, hiddenUnits: 64, initializer: 'orthogonal', seed: 5 }, (head) => {
+      for (const [name, rows, cols] of [
+        ['head_hidden', 512, 64],
+        ['head_probabilities', 64, 10],
+      ] as const) {
+        const gram = tf.tidy(() => {
+          const w = tf.tensor2d(kernelOf(head, name), [rows, cols]);
+          return tf.matMul(w, w, true, false).arraySync() as number[][];
+        });
+        for (let i = 0; i < cols; i++) {
+          for (let j = 0; j < cols; j++) assert.ok(Math.abs(gram[i][j] - (i === j ? 1 : 0)) < 1e-4, `${name} gram[${i}][${j}] = ${gram[i][j]}`);
+        }
+        // Unit columns over `rows` entries: each entry has std 1 / sqrt(rows), far from N(0, 1).
+        const { std } = moments(kernelOf(head, name));
+        assert.ok(Math.abs(std * Math.sqrt(rows) - 1) < 0.05, `${name} std ${std}`);
+      }
+    });
+    // More units than inputs: the rows are orthonormal instead.
+    withHead({ numFeatures: 8, numClasses: 16, initializer: 'orthogonal', seed: 2 }, (head) => {
+      const gram = tf.tidy(() => {
+        const w = tf.tensor2d(kernelOf(head, 'head_probabilities'), [8, 16]);
+        return tf.matMul(w, w, false, true).arraySync() as number[][];
+      });
+      gram.forEach((row, i) => row.forEach((v, j) => assert.ok(Math.abs(v - (i === j ? 1 : 0)) < 1e-4, `gram[${i}][${j}] = ${v}`)));
+    });
+  });
+
   test('biases start at zero', () => {
     withHead({ numFeatures: 16, numClasses: 3, hiddenUnits: 8, seed: 5 }, (head) => {
       for (const name of ['head_hidden', 'head_probabilities']) {
@@ -128,7 +176,7 @@ describe('buildHead', () => {
   });
 
   test('the same seed gives identical weights; another seed different ones', () => {
-    for (const initializer of ['glorotNormal', 'truncatedNormal'] as const) {
+    for (const initializer of ['glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'] as const) {
       const weightsFor = (seed: number) =>
         withHead({ numFeatures: 64, numClasses: 4, hiddenUnits: 16, initializer, seed }, (head) => head.getWeights().map((w) => Array.from(w.dataSync())));
       const a = weightsFor(42);

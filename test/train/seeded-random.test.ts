@@ -30,6 +30,25 @@ describe('seededRandom', () => {
   });
 });
 
+describe('seeded random state', () => {
+  test('a saved state continues the sequence exactly where it was saved', () => {
+    const random = seededRandom(99);
+    draw(random, 17);
+    const saved = random.getState();
+    const expected = draw(random, 50);
+    const other = seededRandom(1);
+    other.setState(JSON.parse(JSON.stringify(saved)));
+    assert.deepEqual(draw(other, 50), expected);
+  });
+
+  test('refuses a state that is no 32-bit unsigned integer', () => {
+    const random = seededRandom(1);
+    for (const bad of [-1, 1.5, 2 ** 32, Number.NaN]) {
+      assert.throws(() => random.setState(bad), /Received random state .*\. Expected an integer in \[0, 2\^32\)\./);
+    }
+  });
+});
+
 describe('shuffledIndices', () => {
   test('is a permutation of 0..n-1', () => {
     for (const n of [0, 1, 2, 10, 257]) {
