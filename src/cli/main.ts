@@ -112,7 +112,8 @@ export function buildProgram(): Command {
   doctor.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
     const resolved = resolveConfig(options, doctorFlags());
-    const container = createContainer(resolved.values, new StderrLogger());
+    const output = stderrOutput({ json: options.json });
+    const container = createContainer(resolved.values, output.logger, output.progress);
     const report = await container.get(DoctorPipeline).run(data);
     print(report, options, 'doctor');
     const failed = report.checks.filter((check) => check.status === 'fail');

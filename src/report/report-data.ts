@@ -1,6 +1,6 @@
 import path from 'node:path';
 import { countByLabel, type Dataset, type ImageRecord, type SkippedFile, type SplitName } from '../data/dataset';
-import { classificationReport, type ClassMetrics } from '../evaluate/classification-metrics';
+import { classificationReport, type ClassificationReport } from '../evaluate/classification-metrics';
 import type { Plan } from '../policy/plan';
 import { readEpochRecords, type RunDirectory } from '../runs/run-directory';
 import { thumbnailDataUri } from './thumbnail';
@@ -46,13 +46,7 @@ export interface TopLossImage extends Thumbnail {
 }
 
 /** How the trained classifier does on the validation images, image by image. */
-export interface ValidationReview {
-  n: number;
-  accuracy: number;
-  labels: string[];
-  /** confusion[true][predicted] */
-  confusion: number[][];
-  perClass: Record<string, ClassMetrics>;
+export interface ValidationReview extends ClassificationReport {
   /** Highest-loss validation images first: the most confidently wrong. */
   topLosses: TopLossImage[];
 }
