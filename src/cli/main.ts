@@ -9,6 +9,7 @@ import { packageRoot } from '../package-root';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
+import { ModelServer } from '../serve/model-server';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
 
@@ -87,6 +88,26 @@ export function buildProgram(): Command {
     const resolved = resolveConfig(options, predictFlags());
     const container = createContainer(resolved.values, new StderrLogger());
     print(await container.get(ClassifyPipeline).predict(model, files, topK), options, 'predict');
+  });
+
+  const serve = program.command('serve').description('serve the newest version under a model base path over HTTP, TF Serving-style (see README: Serving)');
+  serve.option('--model-base-path <dir>', 'folder <out>/<name> holding numbered versions; new versions are picked up as they appear');
+  const serveFlags = addConfigOptions(serve);
+  serve.action(async (options: CommonOptions & { modelBasePath?: string }) => {
+    const basePath = requireOption(options.modelBasePath, '--model-base-path DIR', 'finetune serve --model-base-path models/exports/photos');
+    const resolved = resolveConfig(options, serveFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const server = await container.get(ModelServer).start(basePath);
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.stderr.write(`${signal}: finishing requests in flight, then stopping\n`);
+        server.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, model: server.modelName })}\n`);
+    await stopped;
   });
 
   const config = program.command('config').description('configuration');

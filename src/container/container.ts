@@ -14,6 +14,7 @@ import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import { SharpImageDecoder } from '../preprocess/sharp-image-decoder';
+import { ModelServer } from '../serve/model-server';
 
 const preprocessModule = new ContainerModule((bind) => {
   bind(ImageDecoder).to(SharpImageDecoder).inSingletonScope();
@@ -36,11 +37,15 @@ const pipelineModule = new ContainerModule((bind) => {
   bind(ClassifyPipeline).toSelf();
 });
 
+const serveModule = new ContainerModule((bind) => {
+  bind(ModelServer).toSelf();
+});
+
 /** The one composition root: configuration and logger in, every stage bound to its implementation. */
 export function createContainer(config: FinetuneConfig, logger: Logger): Container {
   const container = new Container();
   container.bind(FinetuneConfig).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
-  container.load(preprocessModule, modelsModule, featuresModule, pipelineModule);
+  container.load(preprocessModule, modelsModule, featuresModule, pipelineModule, serveModule);
   return container;
 }
