@@ -87,7 +87,7 @@ export async function createPredictionServer(options: PredictionServerOptions): 
   });
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
-    const { status, message } = describeError(error, options);
+    const { status, message } = describeError(error, options, request);
     if (status >= 500) options.logger.warn(`${request.method} ${request.url}: ${error.stack ?? error.message}`);
     reply.code(status).send({ error: message });
   });
@@ -215,7 +215,7 @@ function topKOf(query: Record<string, unknown>, fallback: number): number {
 }
 
 /** Status and message for anything a handler or fastify threw. */
-function describeError(error: FastifyError, options: PredictionServerOptions): { status: number; message: string } {
+function describeError(error: FastifyError, options: PredictionServerOptions, request: FastifyRequest): { status: number; message: string } {
   if (error instanceof RequestError) return { status: error.statusCode, message: error.message };
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -224,7 +224,7 @@ function describeError(error: FastifyError, options: PredictionServerOptions): {
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return {
         status: 415,
-        message: `Content-Type ${error.message.replace(/^Unsupported Media Type:?\s*/i, '') || '(none)'} is not accepted. Expected application/json for :predict, or image/*, application/octet-stream or multipart/form-data for :labels.`,
+        message: `Content-Type ${request.headers['content-type'] ?? '(none)'} is not accepted. Expected application/json for :predict, or image/*, application/octet-stream or multipart/form-data for :labels.`,
       };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
       return { status: 400, message: 'The body is not valid JSON although Content-Type says application/json. Expected {"instances": [...]}.' };
