@@ -377,6 +377,13 @@ export const configSchema = {
       env: 'FINETUNE_SERVE_MAX_LOADED_VERSIONS',
       arg: 'max-loaded-versions',
     },
+    inferenceThread: {
+      doc: 'Where forward passes run: worker keeps them off the thread that answers HTTP, so requests are parsed and decoded while a batch computes (wasm and cpu backends; native ones always compute off it).',
+      format: ['worker', 'main'],
+      default: 'worker',
+      env: 'FINETUNE_SERVE_INFERENCE_THREAD',
+      arg: 'inference-thread',
+    },
     topK: {
       doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
       format: 'positive-integer',
@@ -435,6 +442,7 @@ export type ConfigShape = {
     requestTimeoutMs: number;
     pollSeconds: number;
     maxLoadedVersions: number;
+    inferenceThread: 'worker' | 'main';
     topK: number;
   };
 };

@@ -44,12 +44,15 @@ export class ModelServer {
     const backend = await chooseBackend(this.config.backend);
     this.logger.info(`backend: ${backend.name} (${backend.reason})`);
     const modelName = serve.modelName || path.basename(basePath);
+    // Native backends compute off the JavaScript thread already; wasm and cpu need a worker for that.
+    const thread = serve.inferenceThread === 'worker' && (backend.name === 'wasm' || backend.name === 'cpu') ? 'worker' : 'main';
     const metrics = new ServeMetrics();
     const versions = new ModelVersions(basePath, {
       batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) },
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
+      inference: { thread, backend: backend.name },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();
@@ -75,7 +78,7 @@ export class ModelServer {
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    this.logger.info(`serving ${modelName} from ${basePath} at ${url}/v1/models/${modelName} (max batch ${serve.maxBatchSize}, wait ${serve.batchTimeoutMs} ms)`);
+    this.logger.info(`serving ${modelName} from ${basePath} at ${url}/v1/models/${modelName} (max batch ${serve.maxBatchSize}, wait ${serve.batchTimeoutMs} ms, inference in the ${thread} thread)`);
     let closing: Promise<void> | undefined;
     return {
       url,

@@ -1,10 +1,10 @@
 import fs from 'node:fs';
 import path from 'node:path';
-import { loadExport, type LoadedExport } from '../export/load-export';
 import { listVersions } from '../export/write-export';
 import type { Logger } from '../logger';
 import { RequestError } from './request-error';
 import { ServedVersion, type BatchingOptions } from './served-version';
+import { loadVersionModel, type InferenceThread, type VersionModel } from './version-model';
 
 /** TF Serving's model_version_status entry. */
 export interface VersionStatus {
@@ -19,6 +19,8 @@ export interface ModelVersionsOptions {
   /** The newest version plus versions pinned by requests, loaded on demand. */
   maxLoadedVersions: number;
   logger: Logger;
+  /** Where forward passes run, and on which tfjs backend. */
+  inference: { thread: InferenceThread; backend: string };
   /** Told every time the newest served version changes. */
   onServing?: (version: number) => void;
 }
@@ -173,9 +175,9 @@ export class ModelVersions {
     if (existing) return existing;
     this.states.set(version, { state: 'LOADING' });
     const loading = (async () => {
-      let loaded: LoadedExport;
+      let loaded: VersionModel;
       try {
-        loaded = await loadExport(path.join(this.basePath, String(version)));
+        loaded = await loadVersionModel(path.join(this.basePath, String(version)), this.options.inference.thread, this.options.inference.backend);
       } catch (error) {
         const message = (error as Error).message;
         this.states.set(version, { state: 'END', error: message });

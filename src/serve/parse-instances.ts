@@ -69,7 +69,7 @@ export function pixelsFromArray(instance: unknown[], where: string, size: number
 /** Decodes an encoded image (any format sharp reads) exactly as training did. */
 export async function pixelsFromEncoded(bytes: Buffer, where: string, served: ServedVersion, decoder: ImageDecoder, maxInputPixels: number): Promise<Uint8Array> {
   try {
-    return (await decoder.decode(bytes, decodeOptionsFor(served.loaded.metadata.input, maxInputPixels))).data;
+    return (await decoder.decode(bytes, decodeOptionsFor(served.model.metadata.input, maxInputPixels))).data;
   } catch (error) {
     if (!(error instanceof DataError)) throw error;
     const tooLarge = /pixel limit/.test(error.message);

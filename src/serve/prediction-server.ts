@@ -76,8 +76,12 @@ export async function createPredictionServer(options: PredictionServerOptions): 
     metrics.latency.observe({ route }, reply.elapsedTime / 1000);
     if (reply.statusCode >= 400) metrics.errors.inc({ route, status });
   });
-  app.addHook('onClose', async () => {
+  // While draining, answers close their connection: an idle keep-alive connection would hold close() up.
+  app.addHook('preClose', async () => {
     closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 
   app.setNotFoundHandler((request, reply) => {
@@ -132,7 +136,7 @@ export async function createPredictionServer(options: PredictionServerOptions): 
   const metadata = (version: number | undefined) =>
     versions.use(version, async (served) => ({
       model_spec: { name: modelName, signature_name: 'serving_default', version: String(served.version) },
-      metadata: served.loaded.metadata,
+      metadata: served.model.metadata,
     }));
   app.get<{ Params: { name: string } }>('/v1/models/:name/metadata', async (request) => {
     checkName(request.params.name);
@@ -182,7 +186,7 @@ export async function createPredictionServer(options: PredictionServerOptions): 
       metrics.images.inc();
       reply.header('x-model-version', String(served.version));
       const ranked = probabilities
-        .map((probability, i) => ({ label: served.loaded.labels[i], probability }))
+        .map((probability, i) => ({ label: served.model.labels[i], probability }))
         .sort((a, b) => b.probability - a.probability)
         .slice(0, topK);
       return { model_version: String(served.version), predictions: ranked };

@@ -1,16 +1,13 @@
-import * as tf from '@tensorflow/tfjs';
-import type { LoadedExport } from '../export/load-export';
-import { stackPixels } from '../pipeline/classify-images';
 import { MicroBatcher } from './micro-batcher';
+import type { Pixels, VersionModel } from './version-model';
+
+export type { Pixels } from './version-model';
 
 export interface BatchingOptions {
   maxBatchSize: number;
   batchTimeoutMs: number;
   onBatch?: (size: number) => void;
 }
-
-/** Raw RGB [0, 255] pixels of one image, HWC at the version's input size. */
-export type Pixels = Uint8Array | Float32Array;
 
 /**
  * One loaded version of a model and its micro-batcher. Requests lease it while they decode and
@@ -20,35 +17,35 @@ export type Pixels = Uint8Array | Float32Array;
 export class ServedVersion {
   private leases = 0;
   private retired = false;
-  private disposed = false;
   private drained: Promise<void> | undefined;
   private resolveDrained: (() => void) | undefined;
   private readonly batcher: MicroBatcher<Pixels, number[]>;
 
   constructor(
     readonly version: number,
-    readonly loaded: LoadedExport,
+    readonly model: VersionModel,
     batching: BatchingOptions,
   ) {
     this.batcher = new MicroBatcher<Pixels, number[]>({
       maxBatchSize: batching.maxBatchSize,
       maxWaitMs: batching.batchTimeoutMs,
       onBatch: batching.onBatch,
-      run: (images) => this.predictBatch(images),
+      run: (images) => model.predict(images),
     });
   }
 
+  /** Side of the square input in pixels. */
   get size(): number {
-    return this.loaded.metadata.input.height;
+    return this.model.metadata.input.height;
   }
 
   get isRetired(): boolean {
     return this.retired;
   }
 
-  /** Runs work with this version held: it is not disposed before work ends. */
+  /** Runs work with this version held: it is not disposed before work ends. Refused once retired. */
   async use<T>(work: (version: ServedVersion) => Promise<T>): Promise<T> {
-    if (this.disposed) throw new Error(`version ${this.version} is unloaded`);
+    if (this.retired) throw new Error(`version ${this.version} is being unloaded`);
     this.leases += 1;
     try {
       return await work(this);
@@ -72,18 +69,8 @@ export class ServedVersion {
       if (this.leases === 0) resolve();
     }).then(async () => {
       await this.batcher.idle();
-      this.disposed = true;
-      this.loaded.dispose();
+      await this.model.dispose();
     });
     return this.drained;
-  }
-
-  private async predictBatch(images: Pixels[]): Promise<number[][]> {
-    const output = tf.tidy(() => this.loaded.predict(stackPixels(images, this.size)));
-    try {
-      return (await output.array()) as number[][];
-    } finally {
-      output.dispose();
-    }
   }
 }

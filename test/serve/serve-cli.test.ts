@@ -60,6 +60,7 @@ describe('finetune serve (the CLI)', () => {
     );
     await new Promise((resolve) => setTimeout(resolve, 150));
     server.child.kill('SIGTERM');
+    const signalled = Date.now();
     const answers = await Promise.all(inFlight);
     assert.deepEqual(
       answers.map((a) => a.status),
@@ -68,6 +69,8 @@ describe('finetune serve (the CLI)', () => {
     );
     assert.ok(answers.every((a) => a.body.predictions.length === 8));
     assert.equal(await server.exit, 0, server.stderr());
+    // Idle keep-alive connections (72 s) must not hold the shutdown up.
+    assert.ok(Date.now() - signalled < 30_000, `stopped ${Date.now() - signalled} ms after SIGTERM`);
     assert.match(server.stderr(), /SIGTERM: finishing requests in flight/);
     await assert.rejects(fetch(`${server.url}/healthz`), 'nothing listens after shutdown');
   });
