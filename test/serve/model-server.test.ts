@@ -313,6 +313,26 @@ describe('finetune serve', () => {
     assert.equal(pinned.headers.get('x-model-version'), '1');
   });
 
+  it('starts on an empty base path, answers 503 until a version appears, then serves it', async () => {
+    const emptyBase = path.join(path.dirname(small.basePath), 'later');
+    fs.mkdirSync(emptyBase);
+    const waiting = await testContainer(withServe(small.config, {})).get(ModelServer).start(emptyBase);
+    try {
+      const notReady = await call(`${waiting.url}/readyz`);
+      assert.equal(notReady.status, 503);
+      const early = await postJson(`${waiting.url}/v1/models/later:predict`, { instances: [pixels] });
+      assert.equal(early.status, 503);
+      assert.match(early.body.error, /No version of the model is loaded yet\. Expected a numbered export folder under/);
+      assert.equal((await publishCopy(path.join(small.basePath, '1'), emptyBase)).version, 1);
+      const deadline = Date.now() + 20_000;
+      while (!waiting.versions.ready && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+      assert.equal((await call(`${waiting.url}/readyz`)).status, 200);
+      assert.equal((await postJson(`${waiting.url}/v1/models/later:predict`, { instances: [pixels] })).status, 200);
+    } finally {
+      await waiting.close();
+    }
+  });
+
   it('keeps serving the current version when a broken one appears', async () => {
     const broken = path.join(small.basePath, '3');
     fs.mkdirSync(broken);

@@ -24,13 +24,13 @@ export async function trainSmallExport(name: string, flags: Record<string, strin
   return { data, config, basePath: path.dirname(result.exportDir), exportDir: result.exportDir, labels: result.labels };
 }
 
-/** Publishes a copy of an export as the next version, through the same atomic writer train uses. */
-export async function publishCopy(exportDir: string): Promise<{ dir: string; version: number }> {
+/** Publishes a copy of an export as the next version under basePath, through the same atomic writer train uses. */
+export async function publishCopy(exportDir: string, basePath = path.dirname(exportDir)): Promise<{ dir: string; version: number }> {
   const metadata: ExportMetadata = JSON.parse(fs.readFileSync(path.join(exportDir, 'metadata.json'), 'utf8'));
   const { version: _previous, ...rest } = metadata;
   return writeExport({
-    outDir: path.dirname(path.dirname(exportDir)),
-    name: path.basename(path.dirname(exportDir)),
+    outDir: path.dirname(basePath),
+    name: path.basename(basePath),
     writeModel: async (dir) => {
       for (const file of fs.readdirSync(exportDir)) if (file === 'model.json' || file.endsWith('.bin')) fs.copyFileSync(path.join(exportDir, file), path.join(dir, file));
     },
