@@ -2,7 +2,8 @@
 /**
  * Bounded load test of `finetune serve` (issue 6): the real CLI serves an export in a child process,
  * autocannon drives it with N concurrent clients for a few seconds, each request a :predict of one
- * base64 PNG. Run twice: micro-batching on (serve.maxBatchSize 16) and one-by-one (maxBatchSize 1).
+ * image ([H, W, 3] pixel array, as TF Serving clients send tensors; --instance b64 sends the PNG for
+ * the server to decode). Run twice: micro-batching on (serve.maxBatchSize 16) and one-by-one (maxBatchSize 1).
  * Prints ONE JSON document on stdout (progress on stderr): requests/s, latency percentiles, the mean
  * batch size the server measured, and the throughput ratio (goal: micro-batching >= 2x at 16 clients).
  *
@@ -17,7 +18,7 @@
  *
  *   npm run --silent load-test > load.json     # = npm run build && node scripts/load-test.js
  *   node scripts/load-test.js [--model-base-path DIR] [--connections 16] [--duration 5] [--warmup 1]
- *        [--image-size 32] [--max-batch-size 16] [--batch-timeout-ms 5]
+ *        [--image-size 32] [--max-batch-size 16] [--batch-timeout-ms 5] [--instance pixels|b64]
  */
 'use strict';
 const autocannon = require('autocannon');
@@ -41,6 +42,7 @@ const warmup = Number(flag('warmup', 1));
 const imageSize = Number(flag('image-size', 32));
 const maxBatchSize = Number(flag('max-batch-size', 16));
 const batchTimeoutMs = Number(flag('batch-timeout-ms', 5));
+const instance = flag('instance', 'pixels');
 const log = (message) => process.stderr.write(`${message}\n`);
 
 /** FINETUNE_* and NODE_ENV of the caller would change what runs. */
@@ -76,6 +78,16 @@ function startServer(basePath, batchSize) {
     });
     exited.then((code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
   });
+}
+
+/** The image as TF Serving clients usually send it: an [H, W, 3] array, decoded as training decodes. */
+async function pixelArray(image, input) {
+  require('reflect-metadata');
+  const { SharpImageDecoder } = require(path.join(root, 'dist', 'src', 'preprocess', 'sharp-image-decoder'));
+  const decoded = await new SharpImageDecoder().decode(image, { size: input.height, fit: input.resize.fit, maxInputPixels: 1e8 });
+  return Array.from({ length: decoded.height }, (_, y) =>
+    Array.from({ length: decoded.width }, (_, x) => Array.from(decoded.data.subarray((y * decoded.width + x) * 3, (y * decoded.width + x) * 3 + 3))),
+  );
 }
 
 function metricValue(text, sample) {
@@ -123,18 +135,21 @@ async function main() {
     const basePath = given ?? trainTinyExport(work);
     const label = fs.readdirSync(samples).sort()[0];
     const image = fs.readFileSync(path.join(samples, label, fs.readdirSync(path.join(samples, label)).sort()[0]));
-    const body = JSON.stringify({ instances: [{ b64: image.toString('base64') }] });
+    const metadata = JSON.parse(fs.readFileSync(path.join(basePath, String(Math.max(...fs.readdirSync(basePath).filter((d) => /^\d+$/.test(d)).map(Number))), 'metadata.json'), 'utf8'));
+    const body = JSON.stringify({ instances: [instance === 'b64' ? { b64: image.toString('base64') } : await pixelArray(image, metadata.input)] });
     log(`micro-batching (max batch ${maxBatchSize}): ${connections} clients for ${duration} s`);
     const microBatching = await measure(basePath, body, maxBatchSize);
     log(`  ${microBatching.requestsPerSecond.toFixed(1)} req/s, p99 ${microBatching.latencyMs.p99} ms, mean batch ${microBatching.meanBatchSize.toFixed(1)}`);
     log(`one-by-one (max batch 1): ${connections} clients for ${duration} s`);
     const oneByOne = await measure(basePath, body, 1);
     log(`  ${oneByOne.requestsPerSecond.toFixed(1)} req/s, p99 ${oneByOne.latencyMs.p99} ms`);
-    const metadata = JSON.parse(fs.readFileSync(path.join(basePath, String(Math.max(...fs.readdirSync(basePath).filter((d) => /^\d+$/.test(d)).map(Number))), 'metadata.json'), 'utf8'));
     const ratio = microBatching.requestsPerSecond / oneByOne.requestsPerSecond;
     const report = {
       model: { basePath: given ?? '(tiny export trained for this run)', input: [metadata.input.height, metadata.input.width, 3], cutLayer: metadata.plan.cutLayer, backend: metadata.backend.name },
-      request: ':predict, one base64 PNG (28x28 Fashion-MNIST sample) per request',
+      request:
+        instance === 'b64'
+          ? ':predict, one image per request: {"b64": a 28x28 Fashion-MNIST PNG}, decoded and resized by the server'
+          : `:predict, one image per request: a [${metadata.input.height}, ${metadata.input.width}, 3] pixel array (a Fashion-MNIST sample resized as training does)`,
       connections,
       durationSeconds: duration,
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg() },
