@@ -158,6 +158,10 @@ export class ModelVersions {
     } catch (error) {
       throw new RequestError(500, `Version ${version} cannot be loaded: ${(error as Error).message}`);
     }
+    if (this.stopped) {
+      await this.retire(served);
+      throw new RequestError(503, 'The server is shutting down.');
+    }
     if (served !== this.latest && !this.pinned.has(version)) {
       this.pinned.set(version, served);
       const room = Math.max(0, this.options.maxLoadedVersions - 1);
