@@ -12,6 +12,7 @@ export interface QuantizedSize {
 }
 
 const bytesPerValueOf: Record<string, number | undefined> = { float32: 4, int32: 4, bool: 1, complex64: 8 };
+const quantizedSizeOf: Record<string, number | undefined> = { uint8: 1, uint16: 2, float16: 2 };
 const float32 = new Float32Array(1);
 const float32Bits = new Uint32Array(float32.buffer);
 
@@ -64,7 +65,7 @@ function affineRange(values: Float32Array): { min: number; scale: number } {
 /**
  * Quantized copy of a weights manifest and its data. float32 weights become float16, or uint8 for
  * kernels of two or more dimensions, with the manifest's `quantization` field, which tf.loadLayersModel and tf.loadGraphModel
- * dequantize on load; other dtypes are copied as they are.
+ * dequantize on load; other dtypes, and weights quantized already, are copied as they are.
  */
 export function quantizeWeights(
   specs: tf.io.WeightsManifestEntry[],
@@ -75,8 +76,16 @@ export function quantizeWeights(
   const quantized: tf.io.WeightsManifestEntry[] = [];
   let offset = 0;
   for (const spec of specs) {
-    if (spec.quantization) throw new Error(`Weight ${spec.name} is already quantized (${spec.quantization.dtype}); quantize float32 weights only.`);
     const count = spec.shape.reduce((a, b) => a * b, 1);
+    if (spec.quantization) {
+      // Already quantized (as a base's weights may be, in a GraphModel export): kept as they are.
+      const size = quantizedSizeOf[spec.quantization.dtype];
+      if (size === undefined) throw new Error(`Weight ${spec.name} has unknown quantization dtype ${spec.quantization.dtype}; expected uint8, uint16 or float16.`);
+      parts.push(new Uint8Array(data, offset, count * size).slice());
+      quantized.push(spec);
+      offset += count * size;
+      continue;
+    }
     const bytesPerValue = bytesPerValueOf[spec.dtype];
     if (bytesPerValue === undefined) throw new Error(`Weight ${spec.name} has dtype ${spec.dtype}, which has no fixed size; expected float32, int32, bool or complex64.`);
     const bytes = count * bytesPerValue;

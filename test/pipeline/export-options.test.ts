@@ -6,8 +6,10 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import { RuntimeFailure } from '../../src/errors';
 import { listVersions } from '../../src/export/write-export';
+import { BaseModelSource } from '../../src/models/base-model';
 import { ClassifyPipeline } from '../../src/pipeline/classify-pipeline';
 import { TrainPipeline, type TrainResult } from '../../src/pipeline/train-pipeline';
+import { loadFixtureGraphBase } from '../helpers/graph-fixture';
 import { testConfig, testContainer } from '../helpers/pipeline';
 import { copySample } from '../helpers/sample-data';
 
@@ -73,6 +75,32 @@ describe('export options', () => {
       }
     });
   }
+
+  it('--quantize float16 on a GraphModel base: the export loads with plain tf.loadGraphModel', async () => {
+    const fixtureSource: BaseModelSource = { accepts: (id) => id === 'fixture-graph', load: (id) => loadFixtureGraphBase(id) };
+    const config = testConfig({ base: 'fixture-graph', policy: 'head', epochs: '2', quantize: 'float16', name: 'graph-float16' });
+    const container = testContainer(config);
+    container.bind(BaseModelSource).toConstantValue(fixtureSource);
+    const result = await container.get(TrainPipeline).run(copySample({ classes: 2, perClass: 6 }));
+    assert.equal(result.quantization?.dtype, 'float16');
+    // nsfwjs' graph base ships uint8 weights already: they are kept, the rest becomes float16.
+    assert.ok(result.quantization!.bytes.quantized < result.quantization!.bytes.float32);
+    const modelJson = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'model.json'), 'utf8'));
+    assert.equal(modelJson.format, 'graph-model');
+    const specs: tf.io.WeightsManifestEntry[] = modelJson.weightsManifest[0].weights;
+    assert.deepEqual(specs.filter((s) => s.dtype === 'float32' && !s.quantization), []);
+    assert.ok(specs.some((s) => s.quantization?.dtype === 'float16'));
+    assert.ok(specs.some((s) => s.quantization?.dtype === 'uint8'));
+    const weightData = new Uint8Array(Buffer.concat(modelJson.weightsManifest[0].paths.map((p: string) => fs.readFileSync(path.join(result.exportDir, p))))).buffer;
+    const model = await tf.loadGraphModel(tf.io.fromMemory({ modelTopology: modelJson.modelTopology, weightSpecs: modelJson.weightsManifest[0].weights, weightData }));
+    try {
+      const row = tf.tidy(() => (model.predict(tf.fill([1, 224, 224, 3], 128)) as tf.Tensor).arraySync() as number[][])[0];
+      assert.equal(row.length, 2);
+      assert.ok(Math.abs(row[0] + row[1] - 1) < 1e-3);
+    } finally {
+      model.dispose();
+    }
+  });
 
   it('--min-accuracy refuses to export a model below it, writing nothing', async () => {
     const config = testConfig({ ...small, epochs: '1', 'learning-rate': '0.000001', 'min-accuracy': '0.99', name: 'gated' });
