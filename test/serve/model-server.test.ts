@@ -311,6 +311,23 @@ describe('finetune serve', () => {
     const pinned = await postJson(`${base}/versions/1:predict`, { instances: [pixels] });
     assert.equal(pinned.status, 200);
     assert.equal(pinned.headers.get('x-model-version'), '1');
+    assert.deepEqual((await call(base)).body.model_version_status.map((s: Json) => [s.version, s.state]), [
+      ['2', 'AVAILABLE'],
+      ['1', 'AVAILABLE'],
+    ]);
+  });
+
+  it('with serve.inferenceThread main, answers what the worker thread answers', async () => {
+    const inMain = await testContainer(withServe(small.config, { inferenceThread: 'main' })).get(ModelServer).start(small.basePath);
+    try {
+      const instances = [pixels, { b64: png.toString('base64') }];
+      const a = await postJson(`${inMain.url}/v1/models/clothes/versions/1:predict`, { instances });
+      const b = await postJson(`${base}/versions/1:predict`, { instances });
+      assert.equal(a.status, 200);
+      a.body.predictions.flat().forEach((p: number, i: number) => assert.ok(Math.abs(p - b.body.predictions.flat()[i]) < 1e-6));
+    } finally {
+      await inMain.close();
+    }
   });
 
   it('starts on an empty base path, answers 503 until a version appears, then serves it', async () => {
