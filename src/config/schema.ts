@@ -316,7 +316,7 @@ export const configSchema = {
     },
     port: {
       doc: 'Port of the model server (TF Serving REST uses 8501); 0 picks a free one.',
-      format: 'port',
+      format: 'tcp-port',
       default: 8501,
       env: 'FINETUNE_SERVE_PORT',
       arg: 'port',
