@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
-import { before, describe, it } from 'node:test';
+import { after, before, describe, it } from 'node:test';
 import { trainSmallExport, type SmallExport } from './serve-fixture';
 
 /** dist/test/serve -> the repository root. */
@@ -21,9 +21,12 @@ interface Started {
   exit: Promise<number | null>;
 }
 
+const children: ChildProcessWithoutNullStreams[] = [];
+
 /** Spawns `finetune serve ... --port 0 --json` and reads the address it printed. */
 async function startCli(args: string[]): Promise<Started> {
   const child = spawn(process.execPath, [bin, 'serve', '--env', 'test', '--port', '0', '--json', ...args], { cwd: repoRoot, env: cleanEnv() });
+  children.push(child);
   let stdout = '';
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -44,6 +47,11 @@ describe('finetune serve (the CLI)', () => {
 
   before(async () => {
     small = await trainSmallExport('shutdown');
+  });
+
+  // A failed assertion must not leave a server running.
+  after(() => {
+    for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
   });
 
   it('drains requests in flight on SIGTERM, refuses new connections, and exits 0', async () => {
