@@ -13,6 +13,7 @@ import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
 import { summarizeRun } from '../report/run-summary';
 import { openRunDirectory, readRunConfig, readRunInfo } from '../runs/run-directory';
+import { ModelServer } from '../serve/model-server';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
 import { stderrOutput } from './stderr-output';
@@ -153,6 +154,26 @@ export function buildProgram(): Command {
   report.action(async (run: string, options: CommonOptions & { render?: boolean }) => {
     const resolved = resolveConfig(options, reportFlags());
     print(await summarizeRun(resolved.values.runs.dir, run, { render: options.render }), options, 'report');
+  });
+
+  const serve = program.command('serve').description('serve the newest version under a model base path over HTTP, TF Serving-style (see README: Serving)');
+  serve.option('--model-base-path <dir>', 'folder <out>/<name> holding numbered versions; new versions are picked up as they appear');
+  const serveFlags = addConfigOptions(serve);
+  serve.action(async (options: CommonOptions & { modelBasePath?: string }) => {
+    const basePath = requireOption(options.modelBasePath, '--model-base-path DIR', 'finetune serve --model-base-path models/exports/photos');
+    const resolved = resolveConfig(options, serveFlags());
+    const container = createContainer(resolved.values, new StderrLogger());
+    const server = await container.get(ModelServer).start(basePath);
+    const stopped = new Promise<void>((resolve) => {
+      const stop = (signal: NodeJS.Signals) => {
+        process.stderr.write(`${signal}: finishing requests in flight, then stopping\n`);
+        server.close().then(resolve, resolve);
+      };
+      process.once('SIGTERM', stop);
+      process.once('SIGINT', stop);
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify({ url: server.url, port: server.port, model: server.modelName })}\n`);
+    await stopped;
   });
 
   const config = program.command('config').description('configuration');

@@ -24,6 +24,8 @@ export function registerConfigFormats(): void {
     'non-negative-number': numberFormat('non-negative-number', 'a number >= 0', (x) => x >= 0),
     'fraction-below-one': numberFormat('fraction-below-one', 'a number in [0, 1)', (x) => x >= 0 && x < 1),
     'open-fraction': numberFormat('open-fraction', 'a number in (0, 1)', (x) => x > 0 && x < 1),
+    'tcp-port': numberFormat('tcp-port', 'a port number in 0..65535 (0 picks a free one)', (x) => Number.isInteger(x) && x >= 0 && x <= 65535),
+    fraction: numberFormat('fraction', 'a number in [0, 1]', (x) => x >= 0 && x <= 1),
     'fraction-up-to-one': numberFormat('fraction-up-to-one', 'a number in (0, 1]', (x) => x > 0 && x <= 1),
     'zero-or-power-of-two': numberFormat(
       'zero-or-power-of-two',

@@ -447,6 +447,106 @@ export const configSchema = {
       env: 'FINETUNE_EXPORT_NAME',
       arg: 'name',
     },
+    quantize: {
+      doc: 'Weight quantization of the export: none keeps float32; float16 halves the weights, uint8 quarters them (affine per tensor). The size and the validation accuracy change are reported.',
+      format: ['none', 'float16', 'uint8'],
+      default: 'none',
+      env: 'FINETUNE_EXPORT_QUANTIZE',
+      arg: 'quantize',
+    },
+    minAccuracy: {
+      doc: 'Quality gate: a model whose validation accuracy (after quantization) is below this is not exported.',
+      format: 'fraction',
+      default: 0,
+      env: 'FINETUNE_EXPORT_MIN_ACCURACY',
+      arg: 'min-accuracy',
+    },
+  },
+  serve: {
+    host: {
+      doc: 'Address the model server listens on; 127.0.0.1 keeps it to this machine, 0.0.0.0 opens it to the network.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'FINETUNE_SERVE_HOST',
+      arg: 'host',
+    },
+    port: {
+      doc: 'Port of the model server (TF Serving REST uses 8501); 0 picks a free one.',
+      format: 'tcp-port',
+      default: 8501,
+      env: 'FINETUNE_SERVE_PORT',
+      arg: 'port',
+    },
+    modelName: {
+      doc: 'Name in the URLs (/v1/models/<name>); empty means the last folder of --model-base-path.',
+      format: String,
+      default: '',
+      env: 'FINETUNE_SERVE_MODEL_NAME',
+      arg: 'model-name',
+    },
+    maxBatchSize: {
+      doc: 'Most images in one forward pass; concurrent requests are batched together up to this (1 turns micro-batching off).',
+      format: 'positive-integer',
+      default: 16,
+      env: 'FINETUNE_SERVE_MAX_BATCH_SIZE',
+      arg: 'max-batch-size',
+    },
+    batchTimeoutMs: {
+      doc: 'Longest wait in milliseconds for more requests before an incomplete batch runs.',
+      format: 'non-negative-integer',
+      default: 5,
+      env: 'FINETUNE_SERVE_BATCH_TIMEOUT_MS',
+      arg: 'batch-timeout-ms',
+    },
+    maxInstances: {
+      doc: 'Most instances (images) in one predict request.',
+      format: 'positive-integer',
+      default: 64,
+      env: 'FINETUNE_SERVE_MAX_INSTANCES',
+      arg: 'max-instances',
+    },
+    bodyLimitBytes: {
+      doc: 'Largest request body in bytes (JSON or uploaded image); bigger ones get 413.',
+      format: 'positive-integer',
+      default: 16 * 1024 * 1024,
+      env: 'FINETUNE_SERVE_BODY_LIMIT_BYTES',
+      arg: 'body-limit-bytes',
+    },
+    requestTimeoutMs: {
+      doc: 'Milliseconds a client has to send a whole request; slower ones get 408.',
+      format: 'positive-integer',
+      default: 30_000,
+      env: 'FINETUNE_SERVE_REQUEST_TIMEOUT_MS',
+      arg: 'request-timeout-ms',
+    },
+    pollSeconds: {
+      doc: 'Seconds between looks at --model-base-path for a new version.',
+      format: 'positive-number',
+      default: 1,
+      env: 'FINETUNE_SERVE_POLL_SECONDS',
+      arg: 'poll-seconds',
+    },
+    maxLoadedVersions: {
+      doc: 'Most versions held in memory: the newest, plus older ones loaded on demand when a request pins them.',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVE_MAX_LOADED_VERSIONS',
+      arg: 'max-loaded-versions',
+    },
+    inferenceThread: {
+      doc: 'Where forward passes run: worker keeps them off the thread that answers HTTP, so requests are parsed and decoded while a batch computes (wasm and cpu backends; native ones always compute off it).',
+      format: ['worker', 'main'],
+      default: 'worker',
+      env: 'FINETUNE_SERVE_INFERENCE_THREAD',
+      arg: 'inference-thread',
+    },
+    topK: {
+      doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
+      format: 'positive-integer',
+      default: 3,
+      env: 'FINETUNE_SERVE_TOP_K',
+      arg: 'serve-top-k',
+    },
   },
 };
 
@@ -503,5 +603,19 @@ export type ConfigShape = {
   };
   augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };
   runs: { dir: string };
-  export: { out: string; name: string };
+  export: { out: string; name: string; quantize: 'none' | 'float16' | 'uint8'; minAccuracy: number };
+  serve: {
+    host: string;
+    port: number;
+    modelName: string;
+    maxBatchSize: number;
+    batchTimeoutMs: number;
+    maxInstances: number;
+    bodyLimitBytes: number;
+    requestTimeoutMs: number;
+    pollSeconds: number;
+    maxLoadedVersions: number;
+    inferenceThread: 'worker' | 'main';
+    topK: number;
+  };
 };

@@ -16,6 +16,7 @@ import { RunPreparation } from '../pipeline/prepare-run';
 import { TrainPipeline } from '../pipeline/train-pipeline';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import { SharpImageDecoder } from '../preprocess/sharp-image-decoder';
+import { ModelServer } from '../serve/model-server';
 
 const preprocessModule = new ContainerModule((bind) => {
   bind(ImageDecoder).to(SharpImageDecoder).inSingletonScope();
@@ -39,12 +40,16 @@ const pipelineModule = new ContainerModule((bind) => {
   bind(DoctorPipeline).toSelf();
 });
 
+const serveModule = new ContainerModule((bind) => {
+  bind(ModelServer).toSelf();
+});
+
 /** The one composition root: configuration, logger and progress display in, every stage bound to its implementation. */
 export function createContainer(config: FinetuneConfig, logger: Logger, progress: Progress = silentProgress): Container {
   const container = new Container();
   container.bind(FinetuneConfig).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
   container.bind(Progress).toConstantValue(progress);
-  container.load(preprocessModule, modelsModule, featuresModule, pipelineModule);
+  container.load(preprocessModule, modelsModule, featuresModule, pipelineModule, serveModule);
   return container;
 }

@@ -22,7 +22,17 @@ export interface ExportMetadata {
   /** One entry per phase (head; then fine-tune for top/deep): schedule, per-epoch history, best epoch. */
   training: { phases: { name: string; schedule: Record<string, unknown>; history: unknown[]; bestEpoch: number; imagesPerSecond: number }[] };
   backend: { name: string; reason: string };
+  /** Present when the weights were quantized (export.quantize): sizes, and validation accuracy before and after. */
+  quantization?: ExportQuantization;
   config: unknown;
   versions: Record<string, string>;
   createdAt: string;
+}
+
+/** What quantizing an export's weights cost and saved, measured on the validation split. */
+export interface ExportQuantization {
+  dtype: 'float16' | 'uint8';
+  bytes: { float32: number; quantized: number; ratio: number };
+  /** Accuracy of the float32 model and of the quantized files reloaded from disk, on the same images. */
+  accuracy: { float32: number; quantized: number; change: number; n: number };
 }

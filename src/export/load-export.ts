@@ -28,7 +28,8 @@ export function resolveExportDir(dir: string): string {
   return path.join(dir, String(newest));
 }
 
-async function loadModel(dir: string): Promise<tf.LayersModel | tf.GraphModel> {
+/** The model.json of an export folder (LayersModel or GraphModel), without its metadata. */
+export async function loadExportModel(dir: string): Promise<tf.LayersModel | tf.GraphModel> {
   const files = readModelFiles(dir);
   try {
     return files.modelJson.format === 'graph-model'
@@ -49,7 +50,7 @@ export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
   }
   const labelsFile = path.join(dir, 'labels.txt');
   const labels = fs.existsSync(labelsFile) ? fs.readFileSync(labelsFile, 'utf8').split('\n').filter((l) => l.length > 0) : metadata.labels;
-  const model = await loadModel(dir);
+  const model = await loadExportModel(dir);
   const predict = (pixels: tf.Tensor4D) => model.predict(pixels) as tf.Tensor2D;
   const outputs = model.outputs[0]?.shape?.at(-1);
   if (outputs !== undefined && outputs !== -1 && outputs !== labels.length) {

@@ -5,8 +5,8 @@ import type { ExportMetadata } from './export-metadata';
 export interface WriteExportArgs {
   outDir: string;
   name: string;
-  /** Writes model.json and its weights into the folder. */
-  writeModel: (dir: string) => Promise<void>;
+  /** Writes model.json and its weights into the folder; what it returns is added to metadata.json. */
+  writeModel: (dir: string) => Promise<void | Partial<ExportMetadata>>;
   metadata: Omit<ExportMetadata, 'version'>;
   /** Called on the finished files before they become a version; throws to abandon them. */
   verify: (dir: string) => Promise<void>;
@@ -32,11 +32,11 @@ export async function writeExport(args: WriteExportArgs): Promise<{ dir: string;
   fs.mkdirSync(modelBaseDir, { recursive: true });
   const temporary = fs.mkdtempSync(path.join(modelBaseDir, '.incomplete-'));
   try {
-    await args.writeModel(temporary);
+    const measured = await args.writeModel(temporary);
     fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);
     for (let attempt = 0; ; attempt++) {
       const version = (listVersions(modelBaseDir).at(-1) ?? 0) + 1;
-      const metadata: ExportMetadata = { ...args.metadata, version };
+      const metadata: ExportMetadata = { ...args.metadata, ...(measured ?? {}), version };
       fs.writeFileSync(path.join(temporary, 'metadata.json'), `${JSON.stringify(metadata, null, 2)}\n`);
       if (attempt === 0) await args.verify(temporary);
       const dir = path.join(modelBaseDir, String(version));

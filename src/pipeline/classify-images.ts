@@ -2,7 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { LoadedExport } from '../export/load-export';
-import type { ImageDecoder } from '../preprocess/image-decoder';
+import type { ExportMetadata } from '../export/export-metadata';
+import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 
 export interface Classified {
   file: string;
@@ -10,18 +11,31 @@ export interface Classified {
   error?: string;
 }
 
+/** How an export's input contract decodes an image: the size and fit it was trained with. */
+export function decodeOptionsFor(input: ExportMetadata['input'], maxInputPixels: number): DecodeOptions {
+  return { size: input.height, fit: input.resize.fit, maxInputPixels };
+}
+
+/** One [N, size, size, 3] tensor of raw RGB [0, 255] from per-image HWC pixels. */
+export function stackPixels(images: ArrayLike<number>[], size: number): tf.Tensor4D {
+  const perImage = size * size * 3;
+  const flat = new Float32Array(images.length * perImage);
+  images.forEach((pixels, i) => flat.set(pixels, i * perImage));
+  return tf.tensor4d(flat, [images.length, size, size, 3]);
+}
+
 /**
  * Probabilities for image files from an export, decoded exactly as training decoded them
  * (the export's metadata holds the size and fit). Files that do not decode get an error.
  */
 export async function classifyImages(
-  loaded: LoadedExport,
+  loaded: Pick<LoadedExport, 'predict'> & { metadata: Pick<ExportMetadata, 'input'> },
   files: string[],
   decoder: ImageDecoder,
   options: { maxInputPixels: number; concurrency: number; batchSize: number },
 ): Promise<Classified[]> {
   const { height } = loaded.metadata.input;
-  const decodeOptions = { size: height, fit: loaded.metadata.input.resize.fit, maxInputPixels: options.maxInputPixels };
+  const decodeOptions = decodeOptionsFor(loaded.metadata.input, options.maxInputPixels);
   const limit = pLimit(options.concurrency);
   const results: Classified[] = [];
   for (let start = 0; start < files.length; start += options.batchSize) {
@@ -40,9 +54,7 @@ export async function classifyImages(
     const good = decoded.filter((d): d is { file: string; pixels: Uint8Array } => 'pixels' in d);
     let probabilities: number[][] = [];
     if (good.length > 0) {
-      const flat = new Float32Array(good.length * height * height * 3);
-      good.forEach((d, i) => flat.set(d.pixels, i * height * height * 3));
-      const output = tf.tidy(() => loaded.predict(tf.tensor4d(flat, [good.length, height, height, 3])));
+      const output = tf.tidy(() => loaded.predict(stackPixels(good.map((d) => d.pixels), height)));
       try {
         probabilities = (await output.array()) as number[][];
       } finally {

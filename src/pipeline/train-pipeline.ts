@@ -8,7 +8,7 @@ import { FinetuneConfig } from '../config/schema';
 import type { ImageRecord } from '../data/dataset';
 import { RuntimeFailure, TrainingInterrupted } from '../errors';
 import { exportableClassifier, type ExportableClassifier } from '../export/exportable-classifier';
-import type { ExportMetadata } from '../export/export-metadata';
+import type { ExportMetadata, ExportQuantization } from '../export/export-metadata';
 import { loadExport } from '../export/load-export';
 import { writeExport } from '../export/write-export';
 import { extractFeatures } from '../features/extract-features';
@@ -27,6 +27,7 @@ import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { RunPreparation } from './prepare-run';
 import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
+import { quantizeExport } from './quantize-export';
 
 export interface TrainResult {
   exportDir: string;
@@ -40,6 +41,8 @@ export interface TrainResult {
   plan: Plan;
   labels: string[];
   metrics: ExportMetadata['metrics'];
+  /** Present when export.quantize is float16 or uint8: weight sizes and the validation accuracy change. */
+  quantization?: ExportQuantization;
   skipped: { path: string; reason: string }[];
   /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
   features: { computed: number; fromCache: number; trainingExamples: number };
@@ -60,8 +63,12 @@ export interface TrainRunOptions {
 }
 
 const seconds = (since: number) => (Date.now() - since) / 1000;
-/** Largest difference between in-memory and reloaded predictions that counts as the same model. */
-const reloadTolerance = 1e-4;
+/**
+ * Largest difference between in-memory and reloaded predictions that counts as the same model.
+ * Quantized weights move probabilities further (uint8 by up to ~0.3 on the sample): for them this
+ * is a sanity check of the files, and the accuracy measured on the validation split is the gate.
+ */
+const reloadTolerance = { none: 1e-4, float16: 0.05, uint8: 0.5 } as const;
 const imagesToVerify = 8;
 
 /** The whole `train` job: prepare, extract frozen features once, train the head, export. */
@@ -189,26 +196,56 @@ export class TrainPipeline {
       const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
       logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
       const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
+      const { quantize, minAccuracy } = config.export;
+      const refuseBelowGate = (accuracy: number, what: string) => {
+        if (accuracy >= minAccuracy) return;
+        throw new RuntimeFailure(
+          `The ${what} validation accuracy is ${accuracy.toFixed(3)} (on ${valScore.n || dataset.train.length} images), below export.minAccuracy ${minAccuracy}; nothing was exported. ` +
+            'Add or clean data, train longer, choose another policy, or lower --min-accuracy.',
+        );
+      };
+      refuseBelowGate(valScore.accuracy, 'model');
 
       started = Date.now();
       const classifier = exportableClassifier(base, runner, trained.head, plan);
       const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
+      const input: ExportMetadata['input'] = {
+        height: decode.size,
+        width: decode.size,
+        channels: 3,
+        range: [0, 255],
+        resize: { fit: decode.fit, kernel: 'lanczos3', decoder: keyParts.preprocessing },
+      };
+      let quantization: ExportQuantization | undefined;
+      const scoredOn = dataset.val.length > 0 ? dataset.val : dataset.train;
       const exported = await writeExport({
         outDir: config.export.out,
         name,
-        writeModel: (dir) => classifier.writeModel(dir),
+        writeModel: async (dir) => {
+          await classifier.writeModel(dir);
+          if (quantize === 'none') return;
+          quantization = await quantizeExport(dir, {
+            dtype: quantize,
+            input,
+            images: scoredOn.map((r) => ({ path: r.path, label: dataset.labels.indexOf(r.label) })),
+            float32Accuracy: valScore.accuracy,
+            decoder: this.decoder,
+            maxInputPixels: config.preprocess.maxInputPixels,
+            concurrency: config.preprocess.concurrency,
+            batchSize: config.train.batchSize,
+          });
+          logger.info(
+            `quantized to ${quantize}: weights ${quantization.bytes.float32} -> ${quantization.bytes.quantized} bytes, validation accuracy ${quantization.accuracy.float32.toFixed(3)} -> ${quantization.accuracy.quantized.toFixed(3)}`,
+          );
+          refuseBelowGate(quantization.accuracy.quantized, `${quantize}-quantized`);
+          return { quantization };
+        },
         metadata: {
           formatVersion: 1,
           format: classifier.format,
           name,
           labels: dataset.labels,
-          input: {
-            height: decode.size,
-            width: decode.size,
-            channels: 3,
-            range: [0, 255],
-            resize: { fit: decode.fit, kernel: 'lanczos3', decoder: keyParts.preprocessing },
-          },
+          input,
           base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
           plan,
           metrics,
@@ -218,7 +255,7 @@ export class TrainPipeline {
           versions: await versions(),
           createdAt: new Date().toISOString(),
         },
-        verify: (dir) => this.verifyReload(classifier, dir, verifyOn, decode),
+        verify: (dir) => this.verifyReload(classifier, dir, verifyOn, decode, reloadTolerance[quantize]),
       });
       timings.export_s = seconds(started);
       timings.total_s = seconds(totalStarted);
@@ -247,6 +284,7 @@ export class TrainPipeline {
         plan,
         labels: dataset.labels,
         metrics,
+        ...(quantization ? { quantization } : {}),
         skipped: dataset.skipped,
         features: { computed, fromCache, trainingExamples: train.labels.length },
         timings,
@@ -280,7 +318,13 @@ export class TrainPipeline {
   }
 
   /** The written files must reproduce the in-memory model's predictions on real images. */
-  private async verifyReload(model: ExportableClassifier, dir: string, records: ImageRecord[], decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number }) {
+  private async verifyReload(
+    model: ExportableClassifier,
+    dir: string,
+    records: ImageRecord[],
+    decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number },
+    tolerance: number = reloadTolerance.none,
+  ) {
     const reloaded = await loadExport(dir);
     try {
       const pixels = await Promise.all(records.map(async (r) => (await this.decoder.decode(await fs.readFile(r.path), decode)).data));
@@ -292,8 +336,8 @@ export class TrainPipeline {
         const actual = reloaded.predict(input);
         return tf.max(tf.abs(tf.sub(expected, actual))).dataSync()[0];
       });
-      if (!(difference <= reloadTolerance)) {
-        throw new RuntimeFailure(`The export reloaded from disk predicts differently (max difference ${difference}, tolerance ${reloadTolerance}); nothing was exported.`);
+      if (!(difference <= tolerance)) {
+        throw new RuntimeFailure(`The export reloaded from disk predicts differently (max difference ${difference}, tolerance ${tolerance}); nothing was exported.`);
       }
     } finally {
       reloaded.dispose();

@@ -57,7 +57,7 @@ describe('help', () => {
   test('--help exits 0 and lists the commands', () => {
     const run = finetune(['--help']);
     assert.equal(run.status, 0, describeRun(run));
-    for (const command of ['train', 'evaluate', 'predict', 'plan', 'config']) {
+    for (const command of ['train', 'evaluate', 'predict', 'plan', 'serve', 'config']) {
       assert.match(run.stdout, new RegExp(`^\\s+${command}\\b`, 'm'), `--help does not list ${command}\n${run.stdout}`);
     }
   });

@@ -1,0 +1,10 @@
+/** A request the server cannot answer as asked: its HTTP status and a message saying what was received and what was expected. */
+export class RequestError extends Error {
+  constructor(
+    readonly statusCode: number,
+    message: string,
+  ) {
+    super(message);
+    this.name = 'RequestError';
+  }
+}
