@@ -11,7 +11,6 @@ import { exportableClassifier, type ExportableClassifier } from '../export/expor
 import type { ExportMetadata, ExportQuantization } from '../export/export-metadata';
 import { loadExport } from '../export/load-export';
 import { writeExport } from '../export/write-export';
-import { extractFeatures } from '../features/extract-features';
 import { FeatureCache } from '../features/feature-cache';
 import { createFrozenRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
@@ -22,9 +21,9 @@ import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
-import { AugmentingDecoder } from '../preprocess/augmenting-decoder';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
+import { extractDatasetFeatures } from './extract-dataset-features';
 import { RunPreparation } from './prepare-run';
 import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
 import { quantizeExport } from './quantize-export';
@@ -109,10 +108,7 @@ export class TrainPipeline {
     const tensors: tf.Tensor[] = [];
     try {
       let started = Date.now();
-      let computed = 0;
-      // One extraction for every split, so workers start once.
-      const records = [...dataset.train, ...dataset.val, ...dataset.test];
-      const extractOptions = {
+      const { train, val, test, computed, fromCache, tensors: featureTensors } = await extractDatasetFeatures(runner, dataset, {
         decoder: this.decoder,
         decode,
         concurrency: config.preprocess.concurrency,
@@ -122,46 +118,13 @@ export class TrainPipeline {
         logger,
         progress: this.progress,
         workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
-      };
-      const extracted = await extractFeatures(runner, records, extractOptions);
-      computed = extracted.computed;
+        augment: { ...config.augment, seed: config.train.seed },
+      });
+      tensors.push(...featureTensors);
       const pruned = this.cache.prune();
       if (pruned.removed > 0) logger.info(`feature cache: removed ${pruned.removed} least recently used entries (now ${(pruned.bytes / 2 ** 20).toFixed(0)} MiB)`);
-      const featureShape = extracted.featureShape ?? runner.featureShape ?? [extracted.features[0]?.length ?? 0];
-      // Validation and test features follow the training images'.
-      let offset = dataset.train.length;
-      const split = (part: ImageRecord[]): LabelledData | undefined => {
-        if (part.length === 0) return undefined;
-        const x = stackFeatures(extracted.features.slice(offset, offset + part.length), featureShape);
-        offset += part.length;
-        tensors.push(x);
-        return { x, labels: part.map((r) => dataset.labels.indexOf(r.label)) };
-      };
-      const trainFeatures = extracted.features.slice(0, dataset.train.length);
-      const val = split(dataset.val);
-      const test = split(dataset.test);
-      extracted.features.length = 0;
-      // Augmented views of the training images: each a pure function of (image, view, seed), cached like the originals.
-      const views = config.augment.views;
-      for (let view = 1; view <= views; view++) {
-        const decoder = new AugmentingDecoder(this.decoder, { ...config.augment, seed: config.train.seed }, view);
-        const augmented = await extractFeatures(runner, dataset.train, {
-          ...extractOptions,
-          decoder,
-          keyParts: { ...keyParts, preprocessing: decoder.describe(decode) },
-          progressLabel: `augmented view ${view}/${views}`,
-        });
-        computed += augmented.computed;
-        trainFeatures.push(...augmented.features);
-      }
-      const trainLabels = dataset.train.map((r) => dataset.labels.indexOf(r.label));
-      const train: LabelledData = { x: stackFeatures(trainFeatures, featureShape), labels: Array.from({ length: views + 1 }, () => trainLabels).flat() };
-      tensors.push(train.x);
-      // The tensors now hold the features; let the per-image arrays go (activations add up at 5,000 images).
-      trainFeatures.length = 0;
       timings.extract_s = seconds(started);
       timings.extract_img_per_s = computed / Math.max(timings.extract_s, 1e-9);
-      const fromCache = dataset.train.length * (views + 1) + dataset.val.length + dataset.test.length - computed;
       logger.info(`features: ${computed} computed, ${fromCache} from cache (${timings.extract_s.toFixed(1)} s)`);
 
       started = Date.now();
@@ -343,14 +306,6 @@ export class TrainPipeline {
       reloaded.dispose();
     }
   }
-}
-
-/** One tensor [N, ...shape] from per-image feature vectors or flattened activations. */
-function stackFeatures(features: Float32Array[], shape: number[]): tf.Tensor {
-  const width = shape.reduce((a, b) => a * b, 1);
-  const flat = new Float32Array(features.length * width);
-  features.forEach((f, i) => flat.set(f, i * width));
-  return tf.tensor(flat, [features.length, ...shape]);
 }
 
 async function versions(): Promise<Record<string, string>> {
