@@ -7,6 +7,7 @@ import { FeatureCache } from '../features/feature-cache';
 import { createFrozenRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
 import { RunPreparation } from '../pipeline/prepare-run';
+import { headFitOptions } from '../pipeline/train-classifier';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import { featureStatistics, standardize } from '../train/standardize';
 import type { CheckResult, CheckStatus } from './check-result';
@@ -134,12 +135,7 @@ export class DoctorPipeline {
                 train,
                 val,
                 numClasses,
-                epochs: Math.min(shortRunEpochs, config.train.epochs),
-                batchSize: config.train.batchSize,
-                learningRate: config.train.learningRate,
-                decayRate: config.train.decayRate,
-                patience: config.train.patience,
-                seed: config.train.seed,
+                options: headFitOptions(config, logger, Math.min(shortRunEpochs, config.train.epochs)),
               });
             } finally {
               head.dispose();

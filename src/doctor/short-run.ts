@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { ExponentialDecay } from '../train/learning-rate-schedule';
+import type { FitOptions } from '../train/fit';
 import { evaluateHead, trainHead, type EpochLog, type LabelledFeatures } from '../train/train-head';
 
 export const shortRunEpochs = 10;
@@ -15,27 +15,16 @@ export interface ShortRun {
   probabilitiesOf: 'val' | 'train';
 }
 
-/** A few epochs of the real head training (trainHead, as `train` runs it) on the real split. */
+/** A few epochs of the real head training (trainHead with the options `train` uses) on the real split. */
 export async function shortRun(args: {
   head: tf.Sequential;
   train: LabelledFeatures;
   val?: LabelledFeatures;
   numClasses: number;
-  epochs: number;
-  batchSize: number;
-  learningRate: number;
-  decayRate: number;
-  patience: number;
-  seed: number;
+  options: FitOptions;
 }): Promise<ShortRun> {
   const val = args.val && args.val.labels.length > 0 ? args.val : undefined;
-  const result = await trainHead(args.head, args.train, val, args.numClasses, {
-    epochs: args.epochs,
-    batchSize: args.batchSize,
-    schedule: new ExponentialDecay(args.learningRate, args.decayRate),
-    patience: args.patience,
-    seed: args.seed,
-  });
+  const result = await trainHead(args.head, args.train, val, args.numClasses, args.options);
   const scored = val ?? args.train;
   const predicted = args.head.predict(scored.x) as tf.Tensor2D;
   try {

@@ -100,6 +100,11 @@ function scheduleFor(config: FinetuneConfig, initialRate: number, epochs: number
   return buildSchedule({ name: schedule, initialRate, epochs, decayRate, stepSize, stepFactor, warmupEpochs });
 }
 
+/** How the head phase trains, for `epochs` epochs: what doctor's short run uses too. */
+export function headFitOptions(config: FinetuneConfig, logger: Logger, epochs: number): FitOptions {
+  return { ...sharedFitOptions(config, logger), epochs, schedule: scheduleFor(config, config.train.learningRate, epochs) };
+}
+
 /**
  * Head only (frozen base), or LP-FT: first the head on the frozen segment's pooled output, then
  * the segment and the head together, the segment at a lower rate, batch norm in inference mode.
@@ -170,10 +175,9 @@ export async function trainClassifier(args: {
     if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
     startPhase('head', config.train.epochs);
     const headOptions: FitOptions = {
-      ...fitOptions,
+      ...headFitOptions(config, logger, config.train.epochs),
+      signal: args.signal,
       ...checkpoint('head'),
-      epochs: config.train.epochs,
-      schedule: scheduleFor(config, config.train.learningRate, config.train.epochs),
       onEpoch: logEpoch('head', config.train.epochs),
       onBatch,
     };

@@ -13,6 +13,7 @@ import { checkOverfitsTenSamples, pickSamples } from '../../src/doctor/train-ove
 import { checkPredictionSpread } from '../../src/doctor/train-prediction-spread';
 import { shortRun } from '../../src/doctor/short-run';
 import { applyHeadTraining, type TrainableNetwork } from '../../src/train/fit';
+import { ExponentialDecay } from '../../src/train/learning-rate-schedule';
 import type { LabelledFeatures } from '../../src/train/train-head';
 import { prepareSampleInputs } from './sample-inputs';
 
@@ -201,7 +202,13 @@ describe('train.learning-rate-range', () => {
 
 describe('train.generalization-gap and train.prediction-spread after a short run', () => {
   const run = (train: LabelledFeatures, epochs: number) =>
-    shortRun({ head: head(), train, val: inputs.val, numClasses: inputs.numClasses, epochs, batchSize: 16, learningRate: 0.005, decayRate: 0.95, patience: 100, seed: 7 });
+    shortRun({
+      head: head(),
+      train,
+      val: inputs.val,
+      numClasses: inputs.numClasses,
+      options: { epochs, batchSize: 16, schedule: new ExponentialDecay(0.005, 0.95), patience: 100, seed: 7 },
+    });
 
   it('pass on the real split', async () => {
     const result = await run(inputs.train, 10);
