@@ -3,7 +3,9 @@
  * Bounded load test of `finetune serve` (issue 6): the real CLI serves an export in a child process,
  * autocannon drives it with N concurrent clients for a few seconds, each request a :predict of one
  * image ([H, W, 3] pixel array, as TF Serving clients send tensors; --instance b64 sends the PNG for
- * the server to decode). Run twice: micro-batching on (serve.maxBatchSize 16) and one-by-one (maxBatchSize 1).
+ * the server to decode). Run three times: micro-batching (serve.maxBatchSize 16, the default inference
+ * workers: one per core), one-by-one (maxBatchSize 1 and one worker: one image at a time, the goal's
+ * baseline), and one image per batch in each default worker (what workers alone give).
  * Prints ONE JSON document on stdout (progress on stderr): requests/s, latency percentiles, the mean
  * batch size the server measured, and the throughput ratio (goal: micro-batching >= 2x at 16 clients).
  *
@@ -18,7 +20,7 @@
  *
  *   npm run --silent load-test > load.json     # = npm run build && node scripts/load-test.js
  *   node scripts/load-test.js [--model-base-path DIR] [--connections 16] [--duration 5] [--warmup 1]
- *        [--image-size 32] [--max-batch-size 16] [--batch-timeout-ms 5] [--instance pixels|b64]
+ *        [--image-size 32] [--max-batch-size 16] [--batch-timeout-ms 5] [--instance pixels|b64] [--inference-workers 0]
  */
 'use strict';
 const autocannon = require('autocannon');
@@ -41,6 +43,7 @@ const duration = Number(flag('duration', 5));
 const warmup = Number(flag('warmup', 1));
 const imageSize = Number(flag('image-size', 32));
 const maxBatchSize = Number(flag('max-batch-size', 16));
+const inferenceWorkers = Number(flag('inference-workers', 0));
 const batchTimeoutMs = Number(flag('batch-timeout-ms', 5));
 const instance = flag('instance', 'pixels');
 const log = (message) => process.stderr.write(`${message}\n`);
@@ -63,9 +66,9 @@ function trainTinyExport(work) {
 }
 
 /** `finetune serve` in a child process; resolves with its URL once it listens. */
-function startServer(basePath, batchSize) {
+function startServer(basePath, batchSize, workers) {
   const args = ['serve', '--model-base-path', basePath, '--env', 'test', '--port', '0', '--json'];
-  args.push('--max-batch-size', String(batchSize), '--batch-timeout-ms', String(batchTimeoutMs), '--max-instances', '4');
+  args.push('--max-batch-size', String(batchSize), '--batch-timeout-ms', String(batchTimeoutMs), '--max-instances', '4', '--inference-workers', String(workers));
   const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
@@ -95,8 +98,8 @@ function metricValue(text, sample) {
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
 
-async function measure(basePath, body, batchSize) {
-  const server = await startServer(basePath, batchSize);
+async function measure(basePath, body, batchSize, workers) {
+  const server = await startServer(basePath, batchSize, workers);
   try {
     const target = {
       url: `${server.url}/v1/models/${server.model}:predict`,
@@ -113,6 +116,7 @@ async function measure(basePath, body, batchSize) {
     const images = metricValue(after, 'finetune_serve_batch_size_sum') - metricValue(before, 'finetune_serve_batch_size_sum');
     return {
       maxBatchSize: batchSize,
+      inferenceWorkers: workers || `one per core (${Math.min(os.availableParallelism(), 4)})`,
       requestsPerSecond: result.requests.average,
       requests: result.requests.total,
       latencyMs: { p50: result.latency.p50, p99: result.latency.p99, max: result.latency.max },
@@ -137,12 +141,15 @@ async function main() {
     const image = fs.readFileSync(path.join(samples, label, fs.readdirSync(path.join(samples, label)).sort()[0]));
     const metadata = JSON.parse(fs.readFileSync(path.join(basePath, String(Math.max(...fs.readdirSync(basePath).filter((d) => /^\d+$/.test(d)).map(Number))), 'metadata.json'), 'utf8'));
     const body = JSON.stringify({ instances: [instance === 'b64' ? { b64: image.toString('base64') } : await pixelArray(image, metadata.input)] });
-    log(`micro-batching (max batch ${maxBatchSize}): ${connections} clients for ${duration} s`);
-    const microBatching = await measure(basePath, body, maxBatchSize);
+    log(`micro-batching (max batch ${maxBatchSize}, the server's default inference workers): ${connections} clients for ${duration} s`);
+    const microBatching = await measure(basePath, body, maxBatchSize, inferenceWorkers);
     log(`  ${microBatching.requestsPerSecond.toFixed(1)} req/s, p99 ${microBatching.latencyMs.p99} ms, mean batch ${microBatching.meanBatchSize.toFixed(1)}`);
-    log(`one-by-one (max batch 1): ${connections} clients for ${duration} s`);
-    const oneByOne = await measure(basePath, body, 1);
+    log(`one-by-one (max batch 1, one inference worker: one image at a time): ${connections} clients for ${duration} s`);
+    const oneByOne = await measure(basePath, body, 1, 1);
     log(`  ${oneByOne.requestsPerSecond.toFixed(1)} req/s, p99 ${oneByOne.latencyMs.p99} ms`);
+    log(`one image per batch in each of the default inference workers: ${connections} clients for ${duration} s`);
+    const oneByOnePerWorker = await measure(basePath, body, 1, inferenceWorkers);
+    log(`  ${oneByOnePerWorker.requestsPerSecond.toFixed(1)} req/s, p99 ${oneByOnePerWorker.latencyMs.p99} ms`);
     const ratio = microBatching.requestsPerSecond / oneByOne.requestsPerSecond;
     const report = {
       model: { basePath: given ?? '(tiny export trained for this run)', input: [metadata.input.height, metadata.input.width, 3], cutLayer: metadata.plan.cutLayer, backend: metadata.backend.name },
@@ -155,7 +162,9 @@ async function main() {
       machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model, loadAverage: os.loadavg() },
       microBatching,
       oneByOne,
+      oneByOnePerWorker,
       throughputRatio: ratio,
+      throughputRatioPerWorker: microBatching.requestsPerSecond / oneByOnePerWorker.requestsPerSecond,
       goal: 'micro-batching >= 2x the throughput of one-by-one at 16 clients',
       goalMet: ratio >= 2,
     };

@@ -540,6 +540,13 @@ export const configSchema = {
       env: 'FINETUNE_SERVE_INFERENCE_THREAD',
       arg: 'inference-thread',
     },
+    inferenceWorkers: {
+      doc: 'Worker threads computing batches side by side, each with its own copy of the served version: 0 = one per core, at most 4. On wasm one image already keeps a core busy, so workers, not bigger batches, use the other cores.',
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_SERVE_INFERENCE_WORKERS',
+      arg: 'inference-workers',
+    },
     topK: {
       doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
       format: 'positive-integer',
@@ -616,6 +623,7 @@ export type ConfigShape = {
     pollSeconds: number;
     maxLoadedVersions: number;
     inferenceThread: 'worker' | 'main';
+    inferenceWorkers: number;
     topK: number;
   };
 };

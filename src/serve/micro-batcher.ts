@@ -7,6 +7,8 @@ export interface MicroBatcherOptions<I, O> {
   run: (items: I[]) => Promise<O[]>;
   /** Told the size of every batch that runs (for metrics). */
   onBatch?: (size: number) => void;
+  /** Batches that may run at once (one per inference worker). Defaults to 1. */
+  concurrency?: number;
 }
 
 interface Submission<O> {
@@ -24,14 +26,14 @@ interface Slot<I, O> {
 }
 
 /**
- * Gathers items submitted by concurrent callers into batches of at most maxBatchSize, one batch
- * running at a time. A batch runs when it is full, when maxWaitMs has passed since its first item
- * arrived, or as soon as the previous batch ends (those items have waited for it already).
+ * Gathers items submitted by concurrent callers into batches of at most maxBatchSize, at most
+ * `concurrency` batches running at a time. A batch runs when it is full, when maxWaitMs has passed
+ * since its first item arrived, or as soon as a running batch ends (those items have waited for it already).
  * A submission larger than maxBatchSize is spread over several batches.
  */
 export class MicroBatcher<I, O> {
   private readonly queue: Slot<I, O>[] = [];
-  private running = false;
+  private running = 0;
   private timer: NodeJS.Timeout | undefined;
   private idleWaiters: (() => void)[] = [];
 
@@ -39,7 +41,7 @@ export class MicroBatcher<I, O> {
 
   /** Items queued or running. */
   get pending(): number {
-    return this.queue.length + (this.running ? 1 : 0);
+    return this.queue.length + this.running;
   }
 
   submit(items: I[]): Promise<O[]> {
@@ -57,8 +59,12 @@ export class MicroBatcher<I, O> {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
+  private get busy(): boolean {
+    return this.running >= (this.options.concurrency ?? 1);
+  }
+
   private schedule(): void {
-    if (this.running || this.queue.length === 0) return;
+    if (this.busy || this.queue.length === 0) return;
     if (this.queue.length >= this.options.maxBatchSize) {
       this.runNext();
       return;
@@ -69,10 +75,11 @@ export class MicroBatcher<I, O> {
   private runNext(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
-    if (this.running || this.queue.length === 0) return;
-    this.running = true;
+    if (this.busy || this.queue.length === 0) return;
+    this.running += 1;
     const batch = this.queue.splice(0, this.options.maxBatchSize);
     this.options.onBatch?.(batch.length);
+    this.schedule(); // a second worker may take what is left
     let outcome: Promise<O[]>;
     try {
       outcome = this.options.run(batch.map((slot) => slot.item));
@@ -94,10 +101,10 @@ export class MicroBatcher<I, O> {
       )
       .catch((error) => this.fail(batch, error))
       .finally(() => {
-        this.running = false;
+        this.running -= 1;
         if (this.queue.length > 0) {
           this.runNext();
-        } else {
+        } else if (this.running === 0) {
           const waiters = this.idleWaiters;
           this.idleWaiters = [];
           waiters.forEach((resolve) => resolve());

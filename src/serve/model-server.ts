@@ -1,5 +1,6 @@
 import { inject, injectable } from 'inversify';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chooseBackend } from '../backend/choose-backend';
@@ -46,13 +47,14 @@ export class ModelServer {
     const modelName = serve.modelName || path.basename(basePath);
     // Native backends compute off the JavaScript thread already; wasm and cpu need a worker for that.
     const thread = serve.inferenceThread === 'worker' && (backend.name === 'wasm' || backend.name === 'cpu') ? 'worker' : 'main';
+    const workers = thread === 'worker' ? serve.inferenceWorkers || Math.min(os.availableParallelism(), 4) : 1;
     const metrics = new ServeMetrics();
     const versions = new ModelVersions(basePath, {
       batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) },
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
-      inference: { thread, backend: backend.name },
+      inference: { thread, backend: backend.name, workers },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();
@@ -78,7 +80,7 @@ export class ModelServer {
     const address = app.server.address() as AddressInfo;
     const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
     const url = `http://${host}:${address.port}`;
-    this.logger.info(`serving ${modelName} from ${basePath} at ${url}/v1/models/${modelName} (max batch ${serve.maxBatchSize}, wait ${serve.batchTimeoutMs} ms, inference in the ${thread} thread)`);
+    this.logger.info(`serving ${modelName} from ${basePath} at ${url}/v1/models/${modelName} (max batch ${serve.maxBatchSize}, wait ${serve.batchTimeoutMs} ms, inference ${thread === 'worker' ? `in ${workers} worker thread${workers > 1 ? 's' : ''}` : 'in the main thread'})`);
     let closing: Promise<void> | undefined;
     return {
       url,

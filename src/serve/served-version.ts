@@ -30,6 +30,7 @@ export class ServedVersion {
       maxBatchSize: batching.maxBatchSize,
       maxWaitMs: batching.batchTimeoutMs,
       onBatch: batching.onBatch,
+      concurrency: model.parallelism,
       run: (images) => model.predict(images),
     });
   }

@@ -15,6 +15,8 @@ export type Pixels = Uint8Array | Float32Array;
 export interface VersionModel {
   readonly metadata: ExportMetadata;
   readonly labels: string[];
+  /** Batches it computes at once (its inference workers). */
+  readonly parallelism: number;
   /** Probabilities per image for one batch. */
   predict(images: Pixels[]): Promise<number[][]>;
   dispose(): Promise<void>;
@@ -27,8 +29,43 @@ export type InferenceThread = 'worker' | 'main';
  * main thread free to parse, decode and answer requests meanwhile, so the next batch fills while
  * one computes; in the main thread, a forward pass stops everything else until it ends.
  */
-export async function loadVersionModel(dir: string, thread: InferenceThread, backend: string): Promise<VersionModel> {
-  return thread === 'worker' ? WorkerVersionModel.start(dir, backend) : mainThreadModel(dir);
+export async function loadVersionModel(dir: string, thread: InferenceThread, backend: string, workers = 1): Promise<VersionModel> {
+  if (thread === 'main') return mainThreadModel(dir);
+  if (workers <= 1) return WorkerVersionModel.start(dir, backend);
+  const started = await Promise.allSettled(Array.from({ length: workers }, () => WorkerVersionModel.start(dir, backend)));
+  const pool = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
+  const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
+  if (failed) {
+    await Promise.all(pool.map((model) => model.dispose()));
+    throw failed.reason;
+  }
+  return new WorkerPoolModel(pool);
+}
+
+/**
+ * Several workers with a copy of the version each (one per core): the micro-batcher runs one batch
+ * per worker at once, each to the worker with the fewest batches in hand. On wasm a single image
+ * already keeps one core busy, so a second worker, not a bigger batch, is what uses the second core.
+ */
+class WorkerPoolModel implements VersionModel {
+  readonly metadata: ExportMetadata;
+  readonly labels: string[];
+  readonly parallelism: number;
+
+  constructor(private readonly workers: WorkerVersionModel[]) {
+    this.metadata = workers[0].metadata;
+    this.labels = workers[0].labels;
+    this.parallelism = workers.length;
+  }
+
+  predict(images: Pixels[]): Promise<number[][]> {
+    const idlest = this.workers.reduce((a, b) => (b.inHand < a.inHand ? b : a));
+    return idlest.predict(images);
+  }
+
+  async dispose(): Promise<void> {
+    await Promise.all(this.workers.map((worker) => worker.dispose()));
+  }
 }
 
 async function mainThreadModel(dir: string): Promise<VersionModel> {
@@ -37,6 +74,7 @@ async function mainThreadModel(dir: string): Promise<VersionModel> {
   return {
     metadata: loaded.metadata,
     labels: loaded.labels,
+    parallelism: 1,
     async predict(images) {
       const output = tf.tidy(() => loaded.predict(stackPixels(images, size)));
       try {
@@ -52,6 +90,7 @@ async function mainThreadModel(dir: string): Promise<VersionModel> {
 }
 
 class WorkerVersionModel implements VersionModel {
+  readonly parallelism = 1;
   private readonly pending = new Map<number, { resolve: (rows: number[][]) => void; reject: (error: Error) => void }>();
   private nextId = 0;
   private failure: Error | undefined;
@@ -101,6 +140,11 @@ class WorkerVersionModel implements VersionModel {
       })
       .finally(() => worker.off('message', onMessage).off('error', onError).off('exit', onExit));
     return new WorkerVersionModel(worker, ready.metadata, ready.labels);
+  }
+
+  /** Batches sent and not answered yet. */
+  get inHand(): number {
+    return this.pending.size;
   }
 
   predict(images: Pixels[]): Promise<number[][]> {

@@ -73,4 +73,29 @@ describe('MicroBatcher', () => {
     assert.equal(done, 3);
     await batcher.idle();
   });
+
+  it('runs up to `concurrency` batches at once, and never more', async () => {
+    let running = 0;
+    let most = 0;
+    const batches: number[][] = [];
+    const batcher = new MicroBatcher<number, number>({
+      maxBatchSize: 2,
+      maxWaitMs: 10_000,
+      concurrency: 2,
+      run: async (items) => {
+        batches.push(items);
+        running += 1;
+        most = Math.max(most, running);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+        running -= 1;
+        return items.map((x) => -x);
+      },
+    });
+    const answers = await Promise.all([batcher.submit([1, 2]), batcher.submit([3, 4]), batcher.submit([5, 6]), batcher.submit([7, 8])]);
+    assert.deepEqual(answers, [[-1, -2], [-3, -4], [-5, -6], [-7, -8]]);
+    assert.equal(most, 2, 'two batches ran side by side');
+    assert.equal(batches.length, 4);
+    await batcher.idle();
+    assert.equal(batcher.pending, 0);
+  });
 });

@@ -9,6 +9,7 @@ import type { FinetuneConfig } from '../../src/config/schema';
 import { ClassifyPipeline } from '../../src/pipeline/classify-pipeline';
 import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
 import { ModelServer, type RunningServer } from '../../src/serve/model-server';
+import { loadVersionModel } from '../../src/serve/version-model';
 import { testContainer } from '../helpers/pipeline';
 import { publishCopy, metricValue, trainSmallExport, type SmallExport } from './serve-fixture';
 
@@ -327,6 +328,21 @@ describe('finetune serve', () => {
       a.body.predictions.flat().forEach((p: number, i: number) => assert.ok(Math.abs(p - b.body.predictions.flat()[i]) < 1e-6));
     } finally {
       await inMain.close();
+    }
+  });
+
+  it('with two inference workers, computes two batches at once and answers what one worker answers', async () => {
+    const pool = await loadVersionModel(small.exportDir, 'worker', 'wasm', 2);
+    const single = await loadVersionModel(small.exportDir, 'worker', 'wasm', 1);
+    try {
+      assert.equal(pool.parallelism, 2);
+      assert.equal(single.parallelism, 1);
+      const image = Float32Array.from(pixels.flat(2));
+      const [a, b] = await Promise.all([pool.predict([image]), pool.predict([image, image])]);
+      const expected = (await single.predict([image]))[0];
+      for (const row of [...a, ...b]) row.forEach((p, i) => assert.ok(Math.abs(p - expected[i]) < 1e-6));
+    } finally {
+      await Promise.all([pool.dispose(), single.dispose()]);
     }
   });
 
