@@ -28,6 +28,12 @@ function resolveConfig(options: CommonOptions, flags: Record<string, string>): R
   return loadConfig({ env: options.env, configFile: options.config, flags });
 }
 
+/** The pipeline's container, with progress on stderr as the command's output mode allows (none under --json). */
+function containerWithOutput(resolved: ResolvedConfig, options: CommonOptions) {
+  const output = stderrOutput({ json: options.json });
+  return createContainer(resolved.values, output.logger, output.progress);
+}
+
 function print(result: unknown, options: CommonOptions, command: string): void {
   process.stdout.write(options.json ? `${JSON.stringify(result, null, 2)}\n` : `${formatHuman(command, result)}\n`);
 }
@@ -75,8 +81,7 @@ export function buildProgram(): Command {
     const data = options.resume
       ? (options.data ?? readRunInfo(openRunDirectory(resolved.values.runs.dir, options.resume)).dataDir)
       : requireOption(options.data, '--data DIR', 'finetune train --data ./photos');
-    const output = stderrOutput({ json: options.json });
-    const container = createContainer(resolved.values, output.logger, output.progress);
+    const container = containerWithOutput(resolved, options);
     // Ctrl-C stops training at the next step and keeps the last checkpoint; a second Ctrl-C kills at once.
     const interrupt = new AbortController();
     const onInterrupt = () => {
@@ -100,8 +105,7 @@ export function buildProgram(): Command {
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
-    const output = stderrOutput({ json: options.json });
-    const container = createContainer(resolved.values, output.logger, output.progress);
+    const container = containerWithOutput(resolved, options);
     const prepared = await container.get(RunPreparation).prepare(data);
     prepared.base.dispose();
     print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
@@ -113,8 +117,7 @@ export function buildProgram(): Command {
   doctor.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
     const resolved = resolveConfig(options, doctorFlags());
-    const output = stderrOutput({ json: options.json });
-    const container = createContainer(resolved.values, output.logger, output.progress);
+    const container = containerWithOutput(resolved, options);
     const report = await container.get(DoctorPipeline).run(data);
     print(report, options, 'doctor');
     const failed = report.checks.filter((check) => check.status === 'fail');
