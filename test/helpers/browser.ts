@@ -6,7 +6,11 @@ export const chromiumPath = '/usr/bin/chromium';
 
 /** Why browser tests cannot run here, or undefined when they can. */
 export function browserSkipReason(): string | undefined {
-  return fs.existsSync(chromiumPath) ? undefined : `${chromiumPath} is absent: install Debian's chromium (apt-get install -y chromium) to run the headless-browser tests`;
+  if (fs.existsSync(chromiumPath)) return undefined;
+  const reason = `${chromiumPath} is absent: install Debian's chromium (apt-get install -y chromium) to run the headless-browser tests`;
+  // CI (.ci/run) installs chromium and sets this: there a missing browser fails instead of skipping.
+  if (process.env.FINETUNE_REQUIRE_BROWSER === '1') throw new Error(reason);
+  return reason;
 }
 
 export interface OpenedPage {
