@@ -38,8 +38,3 @@ export function registerBatchNormGradient(): void {
   tf.registerGradient({ kernelName: 'FusedBatchNorm', inputsToSave: stock.inputsToSave, gradFunc });
   tf.env().set('PROD', previousWarn);
 }
-
-/** The stock tfjs gradient, for comparisons. */
-export function stockBatchNormGradient(): GradConfig | undefined {
-  return stock ?? tf.getGradient('FusedBatchNorm');
-}
