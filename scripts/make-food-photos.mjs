@@ -9,9 +9,11 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 
-const out = process.argv[2];
+// --by-group labels each photo by its food group instead (fruits, marine-fish, ...): a harder, many-class set.
+const byGroup = process.argv.includes('--by-group');
+const out = process.argv.slice(2).find((a) => !a.startsWith('--'));
 if (!out) {
-  console.error('usage: node scripts/make-food-photos.mjs OUT_DIR   (writes OUT_DIR/{train,test}/{plant,animal}/*.jpeg)');
+  console.error('usage: node scripts/make-food-photos.mjs OUT_DIR [--by-group]   (writes OUT_DIR/{train,test}/<label>/*.jpeg)');
   process.exit(2);
 }
 const groups = {
@@ -32,7 +34,9 @@ const counts = {};
 for (const line of csv) {
   const code = /^"([A-Z]\d+)"/.exec(line)?.[1];
   if (!code) continue;
-  const label = Object.keys(groups).find((l) => groups[l].some((g) => line.includes(`"${g}"`)));
+  const kind = Object.keys(groups).find((l) => groups[l].some((g) => line.includes(`"${g}"`)));
+  const group = kind && groups[kind].find((g) => line.includes(`"${g}"`));
+  const label = byGroup ? group?.toLowerCase().replace(/[^a-z]+/g, '-') : kind;
   const photo = path.join(assets, `${code}.jpeg`);
   if (!label || !fs.existsSync(photo)) continue;
   const split = createHash('sha256').update(code).digest()[0] < 77 ? 'test' : 'train'; // about 30% test
