@@ -19,7 +19,7 @@
  * Plain TypeScript on Float64Arrays: deterministic for a seed, independent of the tfjs backend.
  */
 import { checkLabels, gramOfRows, toRowMajor, transpose, type FeatureRows } from './logme';
-import { seededRandom } from '../train/seeded-random';
+import { stratifiedFolds as foldsOf } from '../select/stratified-folds';
 
 export interface LinearProbeOptions {
   /** Number of folds, at least 2 and at most the number of samples. Default 3. */
@@ -86,7 +86,7 @@ export function linearProbe(
   if (solver !== 'auto' && solver !== 'primal' && solver !== 'dual') throw new RangeError(`linearProbe: unknown solver ${String(solver)}`);
   if (!Number.isFinite(seed)) throw new RangeError(`linearProbe: seed must be a finite number, got ${seed}`);
 
-  const foldOf = stratifiedFolds(labels, n, numClasses, folds, seed);
+  const foldOf = foldsOf(labels, numClasses, folds, seed);
   const foldAccuracies: number[] = [];
   let correct = 0;
   for (let f = 0; f < folds; f++) {
@@ -101,29 +101,6 @@ export function linearProbe(
   }
   return { accuracy: correct / n, foldAccuracies, foldOf };
 }
-
-/** Fold of each sample: stratified, seeded, sizes within one of each other. */
-export function stratifiedFolds(labels: ArrayLike<number>, n: number, numClasses: number, folds: number, seed: number): number[] {
-  const random = seededRandom(seed);
-  const members: number[][] = Array.from({ length: numClasses }, () => []);
-  for (let i = 0; i < n; i++) members[labels[i]].push(i);
-  const foldOf = new Array<number>(n).fill(0);
-  let next = 0;
-  for (const list of members) {
-    for (let i = list.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const swap = list[i];
-      list[i] = list[j];
-      list[j] = swap;
-    }
-    for (const index of list) {
-      foldOf[index] = next;
-      next = (next + 1) % folds;
-    }
-  }
-  return foldOf;
-}
-
 
 /** Standardizes on `train`, fits the probe, and returns the predicted class of each `test` sample. */
 function fitAndPredict(

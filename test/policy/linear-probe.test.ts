@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { seededRandom } from '../../src/train/seeded-random';
 import { clusters, gaussian } from '../helpers/clusters';
-import { linearProbe, linearProbeAccuracy, stratifiedFolds } from '../../src/policy/linear-probe';
+import { linearProbe, linearProbeAccuracy } from '../../src/policy/linear-probe';
 
 
 
@@ -48,19 +48,6 @@ describe('linearProbeAccuracy', () => {
     assert.deepEqual(again, first);
     const other = linearProbe(features, labels, 3, { seed: 43 });
     assert.notDeepEqual(other.foldOf, first.foldOf);
-  });
-
-  it('makes stratified folds of balanced size', () => {
-    const labels = [...new Array<number>(17).fill(0), ...new Array<number>(9).fill(1), ...new Array<number>(4).fill(2)];
-    const foldOf = stratifiedFolds(labels, labels.length, 3, 3, 9);
-    const sizes = [0, 0, 0];
-    const perClass = [0, 1, 2].map(() => [0, 0, 0]);
-    labels.forEach((label, i) => {
-      sizes[foldOf[i]]++;
-      perClass[label][foldOf[i]]++;
-    });
-    assert.deepEqual(sizes, [10, 10, 10]);
-    for (const counts of perClass) assert.ok(Math.max(...counts) - Math.min(...counts) <= 1, String(counts));
   });
 
   it('computes the same iterates in the primal and the dual', () => {

@@ -1,0 +1,97 @@
+#!/usr/bin/env node
+// Previous default (head trained on a train/val split with early stopping) vs the cross-validated
+// selection (heads + logistic-regression baseline, winner trained on all images) vs the baseline
+// alone, on the same cached frozen features, scored on each dataset's never-seen test/ images.
+//   node scripts/measure-selection.mjs --seeds 1,2,3 --env development /work/data/food /work/data/fashion10-50-s7 ...
+// Each dataset folder holds train/<class> and test/<class>. Prints one row per dataset and method: mean and
+// standard deviation over seeds of the test accuracy, plus the new method's CV estimate and wall time.
+import 'reflect-metadata';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const dist = (file) => require(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src', file));
+const { loadConfig } = dist('config/load-config.js');
+const { createContainer } = dist('container/container.js');
+const { silentLogger } = dist('logger.js');
+const { RunPreparation } = dist('pipeline/prepare-run.js');
+const { extractDatasetFeatures } = dist('pipeline/extract-dataset-features.js');
+const { trainClassifier, headFitOptions } = dist('pipeline/train-classifier.js');
+const { createFrozenRunner } = dist('features/frozen-runner.js');
+const { FeatureCache } = dist('features/feature-cache.js');
+const { ImageDecoder } = dist('preprocess/image-decoder.js');
+const { evaluateNetwork } = dist('train/fit.js');
+const { selectHead, headCandidates } = dist('select/select-head.js');
+const { logisticHead } = dist('select/logistic-head.js');
+
+const args = process.argv.slice(2);
+const option = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  if (i < 0) return fallback;
+  const [value] = args.splice(i, 2).slice(1);
+  return value;
+};
+const seeds = option('seeds', '1,2,3').split(',').map(Number);
+const env = option('env', 'development');
+const only = option('methods', 'previous,selection').split(',');
+const datasets = args;
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const sd = (xs) => (xs.length > 1 ? Math.sqrt(xs.reduce((s, x) => s + (x - mean(xs)) ** 2, 0) / (xs.length - 1)) : 0);
+const fmt = (xs) => `${mean(xs).toFixed(3)} ± ${sd(xs).toFixed(3)}`;
+
+const rows = [];
+for (const dataDir of datasets) {
+  const results = { previous: [], selection: [], baseline: [], cv: [], winner: [], seconds: [] };
+  for (const seed of seeds) {
+    const config = loadConfig({ env, environment: {}, flags: { seed: String(seed) } }).values;
+    const container = createContainer(config, silentLogger);
+    const prepared = await container.get(RunPreparation).prepare(dataDir);
+    const { base, dataset, plan, decode, keyParts } = prepared;
+    const runner = createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
+    const features = await extractDatasetFeatures(runner, dataset, {
+      decoder: container.get(ImageDecoder), decode, concurrency: 4, batchSize: 32, cache: container.get(FeatureCache), keyParts,
+      logger: silentLogger, workers: 2, augment: { ...config.augment, views: 0, seed },
+    });
+    const { train, val, test } = features;
+    const numClasses = dataset.labels.length;
+    const score = (head) => evaluateNetwork((x) => head.predict(x), test, numClasses).accuracy;
+    if (only.includes('previous')) {
+      const trained = await trainClassifier({ plan, train, val, numClasses, config, logger: silentLogger });
+      results.previous.push(trained.score(test).accuracy);
+      trained.head.dispose();
+    }
+    if (only.includes('selection')) {
+      const all = { x: val ? tf.concat([train.x, val.x]) : train.x, labels: [...train.labels, ...(val?.labels ?? [])] };
+      const started = Date.now();
+      const selection = await selectHead({
+        x: all.x, labels: all.labels, numClasses, folds: 5, seed,
+        candidates: headCandidates(config.train),
+        settings: { initializer: config.train.initializer, initStddev: config.train.initStddev, seed },
+        fitOptions: { ...headFitOptions(config, silentLogger, config.train.epochs), onWarning: undefined },
+        maxEpochs: config.train.epochs,
+      });
+      results.seconds.push((Date.now() - started) / 1000);
+      results.selection.push(score(selection.head));
+      const baselineHead = logisticHead(selection.baseline.model, selection.baseline.standardization);
+      results.baseline.push(score(baselineHead));
+      results.cv.push(selection.estimate.accuracy);
+      results.winner.push(`${selection.winner === 'head' ? selection.chosen : 'baseline'}`);
+      console.error(`${path.basename(dataDir)} seed ${seed}: ${selection.candidates.map((c) => `${c.name} ${c.accuracy.toFixed(3)}${c.settings.epochs ? `@${c.settings.epochs}` : ''}`).join('; ')} -> ${selection.chosen}`);
+      baselineHead.dispose();
+      selection.head.dispose();
+      if (val) all.x.dispose();
+    }
+    features.tensors.forEach((t) => t.dispose());
+    runner.dispose();
+    base.dispose();
+  }
+  for (const method of ['previous', 'selection', 'baseline']) {
+    if (results[method].length === 0) continue;
+    rows.push({ dataset: path.basename(dataDir), method, test: fmt(results[method]), runs: results[method].length, ...(method === 'selection' ? { cv: fmt(results.cv), seconds: fmt(results.seconds), winners: results.winner.join(' | ') } : {}) });
+  }
+  console.table(rows.filter((r) => r.dataset === path.basename(dataDir)));
+}
+console.log(JSON.stringify(rows, null, 1));
+

@@ -1,0 +1,142 @@
+import * as tf from '@tensorflow/tfjs';
+import type { FitOptions } from '../train/fit';
+import { buildHead, type HeadInitializer } from '../train/head';
+import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
+import { trainHead } from '../train/train-head';
+import { scoreProbabilities, type CvEstimate } from './cv-estimate';
+import { foldCount, foldParts } from './stratified-folds';
+
+/** One head setting cross-validation tries. */
+export interface HeadCandidate {
+  name: string;
+  dropout: number;
+  hiddenUnits: number;
+  l2: number;
+}
+
+export interface HeadSettings {
+  initializer: HeadInitializer;
+  initStddev: number;
+  seed: number;
+}
+
+/** A candidate's cross-validated result at the epoch its mean fold curve peaks. */
+export interface ScoredCandidate {
+  candidate: HeadCandidate;
+  epochs: number;
+  estimate: CvEstimate;
+  /** Pooled out-of-fold accuracy after each epoch. */
+  curve: number[];
+}
+
+export interface HeadCrossValidation {
+  scored: ScoredCandidate[];
+  best: ScoredCandidate;
+}
+
+/** Better: higher accuracy, then lower log loss. */
+export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
+  return a.accuracy > b.accuracy || (a.accuracy === b.accuracy && a.logLoss < b.logLoss);
+}
+
+/**
+ * Every candidate trained on each fold's training part for `maxEpochs` (no early stopping, no
+ * plateau reduction: they would react to the held-out part), its held-out probabilities kept after
+ * every epoch. A candidate's epochs are where its pooled out-of-fold accuracy peaks (ties: the lower
+ * log loss, then the earlier epoch); the best candidate is the best of those.
+ */
+export async function crossValidateHead(args: {
+  x: tf.Tensor2D;
+  labels: number[];
+  numClasses: number;
+  foldOf: number[];
+  candidates: HeadCandidate[];
+  settings: HeadSettings;
+  /** The training loop's options (schedule over maxEpochs, batch size, optimizer, seed...). */
+  fitOptions: FitOptions;
+  maxEpochs: number;
+  onFold?: (candidate: HeadCandidate, fold: number, folds: number) => void;
+}): Promise<HeadCrossValidation> {
+  const { labels, numClasses: K, foldOf, maxEpochs } = args;
+  const n = labels.length;
+  const scored: ScoredCandidate[] = [];
+  for (const candidate of args.candidates) {
+    const byEpoch = Array.from({ length: maxEpochs }, () => new Float64Array(n * K));
+    for (let fold = 0; fold < foldCount(foldOf); fold++) {
+      args.onFold?.(candidate, fold, foldCount(foldOf));
+      const { train, heldOut } = foldParts(foldOf, fold);
+      if (heldOut.length === 0) continue;
+      await trainOnFold(args, candidate, train, heldOut, (epoch, probabilities) => {
+        heldOut.forEach((row, r) => byEpoch[epoch].set(probabilities.subarray(r * K, (r + 1) * K), row * K));
+      });
+    }
+    const estimates = byEpoch.map((probabilities) => scoreProbabilities(probabilities, labels, K, foldOf));
+    let best = 0;
+    estimates.forEach((estimate, epoch) => {
+      if (betterEstimate(estimate, estimates[best])) best = epoch;
+    });
+    scored.push({ candidate, epochs: best + 1, estimate: estimates[best], curve: estimates.map((e) => e.accuracy) });
+  }
+  const best = scored.reduce((a, b) => (betterEstimate(b.estimate, a.estimate) ? b : a));
+  return { scored, best };
+}
+
+async function trainOnFold(
+  args: Parameters<typeof crossValidateHead>[0],
+  candidate: HeadCandidate,
+  train: number[],
+  heldOut: number[],
+  onEpoch: (epoch: number, probabilities: Float32Array) => void,
+): Promise<void> {
+  const { numClasses, maxEpochs } = args;
+  const [trainX, heldOutX] = tf.tidy(() => {
+    const rawTrain = tf.gather(args.x, tf.tensor1d(train, 'int32'));
+    const stats = featureStatistics(rawTrain);
+    return [standardize(rawTrain, stats), standardize(tf.gather(args.x, tf.tensor1d(heldOut, 'int32')), stats)];
+  });
+  const head = buildHead({ numFeatures: args.x.shape[1], numClasses, dropout: candidate.dropout, hiddenUnits: candidate.hiddenUnits, ...args.settings });
+  try {
+    await trainHead(head, { x: trainX, labels: train.map((i) => args.labels[i]) }, undefined, numClasses, {
+      ...args.fitOptions,
+      ...untunedOptions(candidate, maxEpochs),
+      onEpoch: (log) => {
+        const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
+        onEpoch(log.epoch, probabilities.dataSync() as Float32Array);
+        probabilities.dispose();
+      },
+    });
+  } finally {
+    head.dispose();
+    tf.dispose([trainX, heldOutX]);
+  }
+}
+
+/** Fixed epochs: no early stopping or plateau reduction, whose signal a held-out split would give. */
+function untunedOptions(candidate: HeadCandidate, epochs: number): Partial<FitOptions> {
+  return { epochs, patience: epochs + 1, plateau: undefined, l2: candidate.l2, onWarning: undefined, checkpoint: undefined };
+}
+
+/** The chosen candidate trained on every sample for its cross-validated epochs, standardization folded in. */
+export async function trainFinalHead(args: {
+  x: tf.Tensor2D;
+  labels: number[];
+  numClasses: number;
+  chosen: ScoredCandidate;
+  settings: HeadSettings;
+  fitOptions: FitOptions;
+}): Promise<{ head: tf.Sequential; history: Awaited<ReturnType<typeof trainHead>> }> {
+  const { candidate, epochs } = args.chosen;
+  const stats = featureStatistics(args.x);
+  const x = standardize(args.x, stats);
+  const head = buildHead({ numFeatures: args.x.shape[1], numClasses: args.numClasses, dropout: candidate.dropout, hiddenUnits: candidate.hiddenUnits, ...args.settings });
+  try {
+    const history = await trainHead(head, { x, labels: args.labels }, undefined, args.numClasses, { ...args.fitOptions, ...untunedOptions(candidate, epochs) });
+    foldStandardization(head, stats);
+    return { head, history };
+  } catch (error) {
+    head.dispose();
+    throw error;
+  } finally {
+    tf.dispose([x, stats.mean, stats.std]);
+  }
+}

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { minimizeLbfgs } from '../../src/select/lbfgs';
+import { fitLogisticPath, logisticProbabilities, standardizationOf, standardized, type FeatureMatrix } from '../../src/select/logistic-regression';
+import { clusters } from '../helpers/clusters';
+
+function matrixOf(features: Float32Array[]): FeatureMatrix {
+  const cols = features[0].length;
+  const data = new Float64Array(features.length * cols);
+  features.forEach((row, i) => data.set(row, i * cols));
+  return { data, rows: features.length, cols };
+}
+
+/** Largest entry of the gradient of mean cross-entropy + (strength/2)|W|^2 in the feature weights. */
+function largestGradient(x: FeatureMatrix, labels: number[], K: number, model: ReturnType<typeof fitLogisticPath>[number]): number {
+  const p = logisticProbabilities(model, x);
+  for (let i = 0; i < x.rows; i++) p[i * K + labels[i]] -= 1;
+  let largest = 0;
+  for (let j = 0; j < x.cols; j++) {
+    for (let k = 0; k < K; k++) {
+      let g = model.strength * model.weights[j * K + k];
+      for (let i = 0; i < x.rows; i++) g += (x.data[i * x.cols + j] * p[i * K + k]) / x.rows;
+      largest = Math.max(largest, Math.abs(g));
+    }
+  }
+  for (let k = 0; k < K; k++) {
+    let g = 0;
+    for (let i = 0; i < x.rows; i++) g += p[i * K + k] / x.rows;
+    largest = Math.max(largest, Math.abs(g));
+  }
+  return largest;
+}
+
+describe('minimizeLbfgs', () => {
+  it('finds the minimum of an ill-conditioned quadratic', () => {
+    const scales = [1, 10, 100, 1000];
+    const result = minimizeLbfgs((x, g) => {
+      let value = 0;
+      scales.forEach((s, i) => {
+        value += 0.5 * s * (x[i] - i) ** 2;
+        g[i] = s * (x[i] - i);
+      });
+      return value;
+    }, new Float64Array(4), { gradientTolerance: 1e-8 });
+    assert.ok(result.converged);
+    result.x.forEach((v, i) => assert.ok(Math.abs(v - i) < 1e-6, `${i}: ${v}`));
+  });
+});
+
+describe('fitLogisticPath', () => {
+  it('converges to the optimum in feature space with more samples than features and with fewer', () => {
+    for (const [n, d] of [
+      [90, 12],
+      [40, 150],
+    ]) {
+      const { features, labels } = clusters(n, d, 3, 0.4, 1, 3);
+      const x = standardized(matrixOf(features), standardizationOf(matrixOf(features)));
+      const models = fitLogisticPath(x, labels, 3, [1, 0.1, 0.01], { gradientTolerance: 1e-7, maxIterations: 2000 });
+      for (const model of models) {
+        assert.ok(model.converged, `n=${n} d=${d} strength ${model.strength}`);
+        assert.ok(largestGradient(x, labels, 3, model) < 1e-5, `n=${n} d=${d} strength ${model.strength}: ${largestGradient(x, labels, 3, model)}`);
+      }
+      assert.deepEqual(models.map((m) => m.strength), [1, 0.1, 0.01]);
+    }
+  });
+
+  it('handles repeated samples (a rank-deficient Gram matrix)', () => {
+    const { features, labels } = clusters(20, 60, 2, 1, 1, 5);
+    const x = standardized(matrixOf([...features, ...features]), standardizationOf(matrixOf([...features, ...features])));
+    const [model] = fitLogisticPath(x, [...labels, ...labels], 2, [0.1], { gradientTolerance: 1e-7, maxIterations: 2000 });
+    assert.ok(largestGradient(x, [...labels, ...labels], 2, model) < 1e-5);
+  });
+});
