@@ -2,7 +2,7 @@
 // Previous default (head trained on a train/val split with early stopping) vs the cross-validated
 // selection (heads + logistic-regression baseline, winner trained on all images) vs the baseline
 // alone, on the same cached frozen features, scored on each dataset's never-seen test/ images.
-//   node scripts/measure-selection.mjs --seeds 1,2,3 --env development /work/data/food /work/data/fashion10-50-s7 ...
+//   node scripts/measure-selection.mjs --seeds 1,2,3 --env development --policy intermediate /work/data/food /work/data/fashion10-50-s7 ...
 // Each dataset folder holds train/<class> and test/<class>. Prints one row per dataset and method: mean and
 // standard deviation over seeds of the test accuracy, plus the new method's CV estimate and wall time.
 import 'reflect-metadata';
@@ -35,6 +35,8 @@ const option = (name, fallback) => {
 const seeds = option('seeds', '1,2,3').split(',').map(Number);
 const env = option('env', 'development');
 const only = option('methods', 'previous,selection').split(',');
+// The previous default (development) forced the intermediate policy: compare on the features it used.
+const policy = option('policy', 'intermediate');
 const datasets = args;
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
@@ -45,7 +47,7 @@ const rows = [];
 for (const dataDir of datasets) {
   const results = { previous: [], selection: [], baseline: [], cv: [], winner: [], seconds: [] };
   for (const seed of seeds) {
-    const config = loadConfig({ env, environment: {}, flags: { seed: String(seed) } }).values;
+    const config = loadConfig({ env, environment: {}, flags: { seed: String(seed), policy } }).values;
     const container = createContainer(config, silentLogger);
     const prepared = await container.get(RunPreparation).prepare(dataDir);
     const { base, dataset, plan, decode, keyParts } = prepared;

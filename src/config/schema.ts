@@ -371,6 +371,20 @@ export const configSchema = {
       env: 'FINETUNE_TRAIN_TRAIN_BATCH_NORM',
       arg: 'train-batch-norm',
     },
+    folds: {
+      doc: 'Small data: folds of the stratified cross-validation that chooses the head (and the logistic-regression baseline) on all training images; 0 = keep a held-out validation split instead.',
+      format: 'non-negative-integer',
+      default: 5,
+      env: 'FINETUNE_TRAIN_FOLDS',
+      arg: 'folds',
+    },
+    crossValidateBelow: {
+      doc: 'Cross-validate (train.folds) below this many labelled training images; 0 = below policy.largeMinImages. Larger data keep a held-out validation split.',
+      format: 'non-negative-integer',
+      default: 0,
+      env: 'FINETUNE_TRAIN_CROSS_VALIDATE_BELOW',
+      arg: 'cross-validate-below',
+    },
     seed: {
       doc: 'Seed for the split-independent randomness (initialization, shuffling, dropout): same seed, same model.',
       format: 'non-negative-integer',
@@ -606,6 +620,8 @@ export type ConfigShape = {
     fineTuneLearningRate: number;
     baseRateMultiplier: number;
     trainBatchNorm: boolean;
+    folds: number;
+    crossValidateBelow: number;
     seed: number;
   };
   augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };

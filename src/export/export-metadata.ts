@@ -18,7 +18,11 @@ export interface ExportMetadata {
   };
   base: { id: string; source: string; sha256: string; inputRange: [number, number] };
   plan: Plan;
-  metrics: { val: { accuracy: number; loss: number; n: number }; test?: { accuracy: number; loss: number; n: number } };
+  metrics: {
+    /** Cross-validated (small data): the pooled out-of-fold estimate, with the standard deviation over folds and the folds. */
+    val: { accuracy: number; loss: number; n: number; foldStd?: number; folds?: number };
+    test?: { accuracy: number; loss: number; n: number };
+  };
   /** One entry per phase (head; then fine-tune for top/deep): schedule, per-epoch history, best epoch. */
   training: { phases: { name: string; schedule: Record<string, unknown>; history: unknown[]; bestEpoch: number; imagesPerSecond: number }[] };
   backend: { name: string; reason: string };

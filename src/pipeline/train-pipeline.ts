@@ -26,6 +26,9 @@ import type { LabelledData } from '../train/fit';
 import { extractDatasetFeatures } from './extract-dataset-features';
 import { RunPreparation } from './prepare-run';
 import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
+import { crossValidates, trainBySelection } from './train-by-selection';
+import type { HeadSelection } from '../select/select-head';
+import { selectionSummary } from '../select/selection-summary';
 import { quantizeExport } from './quantize-export';
 
 export interface TrainResult {
@@ -130,21 +133,29 @@ export class TrainPipeline {
       started = Date.now();
       const numClasses = dataset.labels.length;
       if (options.signal?.aborted) throw new TrainingInterrupted(`Interrupted before training started. ${resumeHint}`);
+      const labelledImages = dataset.train.length + dataset.val.length;
+      let selection: HeadSelection | undefined;
       try {
-        trained = await trainClassifier({
-          plan,
-          baseModel: base.network.kind === 'layers' ? base.network.model : undefined,
-          train,
-          val,
-          numClasses,
-          config,
-          logger,
-          progress: this.progress,
-          onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
-          checkpointDir: run.checkpointDir,
-          resume: Boolean(options.resume),
-          signal: options.signal,
-        });
+        if (crossValidates(config, plan, labelledImages)) {
+          logger.info(`small data: ${config.train.folds}-fold cross-validation on all ${labelledImages} labelled training images chooses the head`);
+          ({ trained, selection } = await trainBySelection({ config, logger, train, val, numClasses, signal: options.signal }));
+          plan.selection = selectionSummary(selection);
+        } else {
+          trained = await trainClassifier({
+            plan,
+            baseModel: base.network.kind === 'layers' ? base.network.model : undefined,
+            train,
+            val,
+            numClasses,
+            config,
+            logger,
+            progress: this.progress,
+            onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
+            checkpointDir: run.checkpointDir,
+            resume: Boolean(options.resume),
+            signal: options.signal,
+          });
+        }
       } catch (error) {
         if (error instanceof TrainingInterrupted) throw new TrainingInterrupted(`${error.message} ${resumeHint}`);
         throw error;
@@ -154,11 +165,17 @@ export class TrainPipeline {
 
       const scorer = trained;
       const score = (data: LabelledData | undefined) => (data ? { ...scorer.score(data), n: data.labels.length } : undefined);
-      const valScore = score(val) ?? { ...trained.score(train), n: 0 };
+      const valScore = selection ? crossValidatedScore(selection) : (score(val) ?? { ...trained.score(train), n: 0 });
       const testScore = score(test);
       const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
-      logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
-      const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
+      logger.info(
+        selection
+          ? `cross-validated accuracy ${valScore.accuracy.toFixed(3)} ± ${selection.estimate.foldStd.toFixed(3)} over ${selection.folds} folds (n=${valScore.n})`
+          : `validation accuracy ${valScore.accuracy.toFixed(3)}`,
+      );
+      // Cross-validated: every labelled training image scored once by a head that did not see it.
+      const reviewed = selection ? { records: [...dataset.train, ...dataset.val], probabilities: selection.estimate.probabilities } : undefined;
+      const validationProbabilities = reviewed?.probabilities ?? (val ? await trained.probabilities(val.x) : undefined);
       const { quantize, minAccuracy } = config.export;
       const refuseBelowGate = (accuracy: number, what: string) => {
         if (accuracy >= minAccuracy) return;
@@ -234,6 +251,7 @@ export class TrainPipeline {
         metrics,
         phases: trained.phases,
         validationProbabilities,
+        ...(reviewed ? { validationRecords: reviewed.records } : {}),
         timings,
       });
       timings.report_s = seconds(started);
@@ -306,6 +324,12 @@ export class TrainPipeline {
       reloaded.dispose();
     }
   }
+}
+
+/** The cross-validated estimate as the validation metric: accuracy, log loss, n, and the spread over folds. */
+function crossValidatedScore(selection: HeadSelection): ExportMetadata['metrics']['val'] {
+  const { estimate } = selection;
+  return { accuracy: estimate.accuracy, loss: estimate.logLoss, n: estimate.n, foldStd: estimate.foldStd, folds: estimate.folds };
 }
 
 async function versions(): Promise<Record<string, string>> {

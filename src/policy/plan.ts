@@ -4,6 +4,7 @@ import { ConfigError } from '../errors';
 import type { Pooling } from '../models/grid-pooling';
 import { blockNumbers, boundaryBelowTopBlocks } from '../models/network-surgery';
 import type { Similarity } from './similarity';
+import type { SelectionSummary } from '../select/selection-summary';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
 
@@ -23,6 +24,8 @@ export interface Plan {
   /** Layers that learn. */
   trainableLayers: string[];
   reasons: string[];
+  /** Small data, after training: the candidates cross-validation tried, the winner and why. */
+  selection?: SelectionSummary;
 }
 
 export interface PlanInputs {

@@ -179,8 +179,25 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     card('trainable layers', String(plan.trainableLayers.length)),
   ].join('')}</div>
 <ul class="reasons">${plan.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
+${selectionTable(plan)}
 <div class="charts">${scores}</div>
 </section>`;
+}
+
+/** The candidates cross-validation tried, their out-of-fold accuracy, and the winner. */
+function selectionTable(plan: NonNullable<ReportData['plan']>): string {
+  const selection = plan.selection;
+  if (!selection) return '';
+  const rows = selection.candidates
+    .map((c) => {
+      const settings = c.kind === 'head' ? `${c.settings.epochs} epochs` : `strength ${c.settings.strength.toPrecision(2)}`;
+      const won = c.name === selection.chosen ? ' (chosen)' : '';
+      return `<tr><td>${escapeHtml(c.name)}${won}</td><td>${escapeHtml(settings)}</td><td>${c.accuracy.toFixed(3)} ± ${c.foldStd.toFixed(3)}</td></tr>`;
+    })
+    .join('');
+  return `<h3>Candidates (${selection.folds}-fold cross-validation on ${selection.n} images)</h3>
+<table><tr><th>candidate</th><th>settings</th><th>out-of-fold accuracy ± fold std</th></tr>${rows}</table>
+<p>${escapeHtml(selection.reason)}</p>`;
 }
 
 async function trainingSection(data: ReportData, draw: Draw): Promise<string> {

@@ -158,11 +158,14 @@ export async function buildReportData(args: {
   exportDir?: string;
   metrics?: ReportData['metrics'];
   phases?: { name: string; bestEpoch: number }[];
-  /** The trained classifier's probabilities for dataset.val, [images x classes] row-major. */
+  /** The trained classifier's probabilities for validationRecords, [images x classes] row-major. */
   validationProbabilities?: ArrayLike<number>;
+  /** The images those probabilities are of: dataset.val unless given (cross-validation: every training image, out of fold). */
+  validationRecords?: ImageRecord[];
   timings?: Record<string, number>;
 }): Promise<ReportData> {
   const { dataset } = args;
+  const reviewed = args.validationRecords ?? dataset?.val ?? [];
   return {
     formatVersion: 1,
     runId: args.run.id,
@@ -177,8 +180,8 @@ export async function buildReportData(args: {
     epochs: epochPoints(args.run),
     ...(args.phases ? { bestEpochs: Object.fromEntries(args.phases.map((p) => [p.name, p.bestEpoch])) } : {}),
     ...(args.metrics ? { metrics: args.metrics } : {}),
-    ...(dataset && args.validationProbabilities && dataset.val.length > 0
-      ? { validation: await reviewValidation({ records: dataset.val, labels: dataset.labels, probabilities: args.validationProbabilities, root: dataset.root }) }
+    ...(dataset && args.validationProbabilities && reviewed.length > 0
+      ? { validation: await reviewValidation({ records: reviewed, labels: dataset.labels, probabilities: args.validationProbabilities, root: dataset.root }) }
       : {}),
     ...(args.timings ? { timings: args.timings } : {}),
   };

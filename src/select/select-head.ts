@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { FitOptions } from '../train/fit';
+import type { FitOptions, FitResult } from '../train/fit';
 import { crossValidateHead, trainFinalHead, type HeadCandidate, type HeadSettings, type ScoredCandidate } from './cross-validate-head';
 import { crossValidateLogistic, defaultStrengths, type CrossValidatedLogistic } from './cross-validated-logistic';
 import type { CvEstimate } from './cv-estimate';
@@ -36,20 +36,18 @@ export interface HeadSelection {
   foldOf: number[];
   /** The cross-validated logistic regression, refitted on all images (whether it won or not). */
   baseline: CrossValidatedLogistic;
+  /** How the winning head trained on all images (absent when the baseline won). */
+  final?: FitResult;
 }
 
 /**
- * Head settings tried besides the configured one: more dropout, and one hidden layer. The epochs
- * come from the fold curves and the baseline covers linear models along an L2 path.
+ * Head settings tried: the configured one and one hidden layer with more dropout. Linear models
+ * along an L2 path are the baseline's; the epochs come from the fold curves.
  */
 export function headCandidates(configured: { dropout: number; hiddenUnits: number; l2: number }): HeadCandidate[] {
   const name = (c: Omit<HeadCandidate, 'name'>) =>
     `${c.hiddenUnits > 0 ? `hidden ${c.hiddenUnits}` : 'linear'}, dropout ${c.dropout}${c.l2 > 0 ? `, l2 ${c.l2}` : ''}`;
-  const settings = [
-    configured,
-    { dropout: 0.5, hiddenUnits: 0, l2: configured.l2 },
-    { dropout: 0.5, hiddenUnits: configured.hiddenUnits || 256, l2: configured.l2 },
-  ];
+  const settings = [configured, { dropout: 0.5, hiddenUnits: configured.hiddenUnits || 256, l2: configured.l2 }];
   const unique = settings.filter((s, i) => settings.findIndex((t) => t.dropout === s.dropout && t.hiddenUnits === s.hiddenUnits && t.l2 === s.l2) === i);
   return unique.map((s) => ({ name: name(s), ...s }));
 }
@@ -112,7 +110,7 @@ export async function selectHead(args: {
     };
   }
   args.onStep?.(`final head ${best.candidate.name}, ${best.epochs} epochs on all ${labels.length} images`);
-  const { head } = await trainFinalHead({ x: args.x, labels, numClasses, chosen: best, settings: args.settings, fitOptions: args.fitOptions });
+  const { head, history } = await trainFinalHead({ x: args.x, labels, numClasses, chosen: best, settings: args.settings, fitOptions: args.fitOptions });
   return {
     winner: 'head',
     head,
@@ -126,6 +124,7 @@ export async function selectHead(args: {
     folds,
     foldOf,
     baseline,
+    final: history,
   };
 }
 

@@ -1,0 +1,78 @@
+import * as tf from '@tensorflow/tfjs';
+import type { FinetuneConfig } from '../config/schema';
+import type { Logger } from '../logger';
+import type { Plan } from '../policy/plan';
+import { headCandidates, selectHead, type HeadSelection } from '../select/select-head';
+import { evaluateNetwork, type LabelledData } from '../train/fit';
+import { predictInBatches } from '../train/predict-in-batches';
+import { headFitOptions, type TrainedClassifier, type TrainingPhase } from './train-classifier';
+
+/**
+ * Whether the head is chosen by cross-validation on all labelled training images: small data
+ * (below train.crossValidateBelow, default policy.largeMinImages), a frozen base, and no augmented
+ * views (an image's views would land in other folds than the image).
+ */
+export function crossValidates(config: FinetuneConfig, plan: Plan, labelledImages: number): boolean {
+  const below = config.train.crossValidateBelow || config.policy.largeMinImages;
+  return config.train.folds >= 2 && !plan.fineTune && config.augment.views === 0 && labelledImages < below;
+}
+
+/** Cross-validated selection of the head (or the logistic-regression baseline), then the winner on all images. */
+export async function trainBySelection(args: {
+  config: FinetuneConfig;
+  logger: Logger;
+  /** Pooled features; train and val are pooled together. */
+  train: LabelledData;
+  val?: LabelledData;
+  numClasses: number;
+  signal?: AbortSignal;
+}): Promise<{ trained: TrainedClassifier; selection: HeadSelection }> {
+  const { config, logger, numClasses } = args;
+  const x = (args.val ? tf.concat([args.train.x, args.val.x]) : args.train.x) as tf.Tensor2D;
+  const labels = [...args.train.labels, ...(args.val?.labels ?? [])];
+  const started = Date.now();
+  try {
+    const maxEpochs = config.train.epochs;
+    const fitOptions = { ...headFitOptions(config, logger, maxEpochs), signal: args.signal, onWarning: undefined };
+    const selection = await selectHead({
+      x,
+      labels,
+      numClasses,
+      folds: config.train.folds,
+      seed: config.train.seed,
+      candidates: headCandidates(config.train),
+      settings: { initializer: config.train.initializer, initStddev: config.train.initStddev, seed: config.train.seed },
+      fitOptions,
+      maxEpochs,
+      onStep: (message) => logger.info(`  ${message}`),
+    });
+    for (const c of selection.candidates) {
+      logger.info(`  ${c.name}${c.settings.epochs ? `, ${c.settings.epochs} epochs` : ''}: cross-validated accuracy ${c.accuracy.toFixed(3)} ± ${c.foldStd.toFixed(3)} (n=${c.n})`);
+    }
+    logger.info(selection.reason);
+    const seconds = (Date.now() - started) / 1000;
+    const phase: TrainingPhase = {
+      name: 'head',
+      schedule: fitOptions.schedule.toConfig(),
+      settings: { selection: selection.chosen, folds: selection.folds },
+      history: selection.final?.history ?? [],
+      bestEpoch: selection.final ? selection.final.history.length - 1 : -1,
+      warnings: selection.final?.warnings ?? [],
+      recoveries: selection.final?.recoveries ?? [],
+      imagesPerSecond: labels.length / Math.max(seconds, 1e-9),
+    };
+    const head = selection.head;
+    const predict = (input: tf.Tensor) => head.predict(input) as tf.Tensor2D;
+    return {
+      selection,
+      trained: {
+        head,
+        phases: [phase],
+        score: (data) => evaluateNetwork(predict, data, numClasses),
+        probabilities: async (input) => (await predictInBatches(predict, input)).values,
+      },
+    };
+  } finally {
+    if (args.val) x.dispose();
+  }
+}

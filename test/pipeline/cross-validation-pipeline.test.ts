@@ -1,0 +1,51 @@
+import 'reflect-metadata';
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { before, describe, it } from 'node:test';
+import { TrainPipeline, type TrainResult } from '../../src/pipeline/train-pipeline';
+import { testConfig, testContainer } from '../helpers/pipeline';
+import { copySample, temporaryDir } from '../helpers/sample-data';
+
+describe('train on small data with cross-validation', () => {
+  let data: string;
+  let cache: string;
+  let result: TrainResult;
+
+  before(async () => {
+    data = copySample({ classes: 3, perClass: 10 });
+    cache = temporaryDir('cache');
+    result = await testContainer(testConfig({ folds: '3', epochs: '4', 'cache-dir': cache })).get(TrainPipeline).run(data);
+  });
+
+  it('scores every labelled image out of fold, with no held-out split, and reports the estimate with its spread', () => {
+    assert.equal(result.metrics.val.n, 30);
+    assert.equal(result.metrics.val.folds, 3);
+    assert.ok(Number.isFinite(result.metrics.val.foldStd));
+    const report = JSON.parse(fs.readFileSync(path.join(result.runDir, 'report-data.json'), 'utf8'));
+    assert.equal(report.validation.n, 30);
+    assert.equal(report.validation.confusion.flat().reduce((a: number, b: number) => a + b, 0), 30);
+  });
+
+  it('lists the candidates tried, the winner and why, in the plan of train --json and the export', () => {
+    const selection = result.plan.selection!;
+    assert.deepEqual(selection.candidates.map((c) => c.kind), ['head', 'head', 'baseline']);
+    assert.ok(selection.candidates.some((c) => c.name === selection.chosen));
+    assert.match(selection.reason, /cross-validation/);
+    const metadata = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'metadata.json'), 'utf8'));
+    assert.deepEqual(metadata.plan.selection, JSON.parse(JSON.stringify(selection)));
+    assert.equal(metadata.metrics.val.accuracy, selection.candidates.find((c) => c.name === selection.chosen)!.accuracy);
+  });
+
+  it('exports the logistic-regression baseline when it wins', async () => {
+    // Heads that cannot learn (a vanishing rate) lose to the baseline.
+    const config = testConfig({ folds: '3', epochs: '1', 'learning-rate': '1e-9', 'cache-dir': cache });
+    const run = await testContainer(config).get(TrainPipeline).run(data);
+    assert.equal(run.plan.selection!.winner, 'baseline');
+    const model = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'model.json'), 'utf8'));
+    const layers = JSON.stringify(model.modelTopology);
+    assert.match(layers, /head_probabilities/);
+    assert.doesNotMatch(layers, /head_hidden/);
+    assert.equal(run.metrics.val.accuracy, run.plan.selection!.candidates.at(-1)!.accuracy);
+  });
+});
