@@ -7,7 +7,6 @@
 // standard deviation over seeds of the test accuracy, plus the new method's CV estimate and wall time.
 import 'reflect-metadata';
 import path from 'node:path';
-import * as tf from '@tensorflow/tfjs';
 import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
@@ -17,12 +16,12 @@ const { createContainer } = dist('container/container.js');
 const { silentLogger } = dist('logger.js');
 const { RunPreparation } = dist('pipeline/prepare-run.js');
 const { extractDatasetFeatures } = dist('pipeline/extract-dataset-features.js');
-const { trainClassifier, headFitOptions } = dist('pipeline/train-classifier.js');
+const { trainClassifier } = dist('pipeline/train-classifier.js');
 const { createFrozenRunner } = dist('features/frozen-runner.js');
 const { FeatureCache } = dist('features/feature-cache.js');
 const { ImageDecoder } = dist('preprocess/image-decoder.js');
 const { evaluateNetwork } = dist('train/fit.js');
-const { selectHead, headCandidates } = dist('select/select-head.js');
+const { trainBySelection } = dist('pipeline/train-by-selection.js');
 const { logisticHead } = dist('select/logistic-head.js');
 
 const args = process.argv.slice(2);
@@ -46,17 +45,21 @@ const fmt = (xs) => `${mean(xs).toFixed(3)} ± ${sd(xs).toFixed(3)}`;
 const rows = [];
 for (const dataDir of datasets) {
   const results = { previous: [], selection: [], baseline: [], cv: [], winner: [], seconds: [] };
+  // Features depend on the plan, not the seed: extract (or read from the cache) once per dataset.
+  const prepConfig = loadConfig({ env, environment: {}, flags: { policy } }).values;
+  const prepContainer = createContainer(prepConfig, silentLogger);
+  const prepared = await prepContainer.get(RunPreparation).prepare(dataDir);
+  const { base, dataset, plan, decode, keyParts } = prepared;
+  const runner = createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
+  const features = await extractDatasetFeatures(runner, dataset, {
+    decoder: prepContainer.get(ImageDecoder), decode, concurrency: 4, batchSize: 32, cache: prepContainer.get(FeatureCache), keyParts,
+    logger: silentLogger, workers: 2, augment: { ...prepConfig.augment, views: 0, seed: 0 },
+  });
+  runner.dispose();
+  base.dispose();
+  const { train, val, test } = features;
   for (const seed of seeds) {
     const config = loadConfig({ env, environment: {}, flags: { seed: String(seed), policy } }).values;
-    const container = createContainer(config, silentLogger);
-    const prepared = await container.get(RunPreparation).prepare(dataDir);
-    const { base, dataset, plan, decode, keyParts } = prepared;
-    const runner = createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
-    const features = await extractDatasetFeatures(runner, dataset, {
-      decoder: container.get(ImageDecoder), decode, concurrency: 4, batchSize: 32, cache: container.get(FeatureCache), keyParts,
-      logger: silentLogger, workers: 2, augment: { ...config.augment, views: 0, seed },
-    });
-    const { train, val, test } = features;
     const numClasses = dataset.labels.length;
     const score = (head) => evaluateNetwork((x) => head.predict(x), test, numClasses).accuracy;
     if (only.includes('previous')) {
@@ -65,15 +68,9 @@ for (const dataDir of datasets) {
       trained.head.dispose();
     }
     if (only.includes('selection')) {
-      const all = { x: val ? tf.concat([train.x, val.x]) : train.x, labels: [...train.labels, ...(val?.labels ?? [])] };
       const started = Date.now();
-      const selection = await selectHead({
-        x: all.x, labels: all.labels, numClasses, folds: 5, seed,
-        candidates: headCandidates(config.train),
-        settings: { initializer: config.train.initializer, initStddev: config.train.initStddev, seed },
-        fitOptions: { ...headFitOptions(config, silentLogger, config.train.epochs), onWarning: undefined },
-        maxEpochs: config.train.epochs,
-      });
+      // Exactly what `train` runs on small data.
+      const { selection } = await trainBySelection({ config, logger: silentLogger, train, val, numClasses });
       results.seconds.push((Date.now() - started) / 1000);
       results.selection.push(score(selection.head));
       const baselineHead = logisticHead(selection.baseline.model, selection.baseline.standardization);
@@ -83,12 +80,9 @@ for (const dataDir of datasets) {
       console.error(`${path.basename(dataDir)} seed ${seed}: ${selection.candidates.map((c) => `${c.name} ${c.accuracy.toFixed(3)}${c.settings.epochs ? `@${c.settings.epochs}` : ''}`).join('; ')} -> ${selection.chosen}`);
       baselineHead.dispose();
       selection.head.dispose();
-      if (val) all.x.dispose();
     }
-    features.tensors.forEach((t) => t.dispose());
-    runner.dispose();
-    base.dispose();
   }
+  features.tensors.forEach((t) => t.dispose());
   for (const method of ['previous', 'selection', 'baseline']) {
     if (results[method].length === 0) continue;
     rows.push({ dataset: path.basename(dataDir), method, test: fmt(results[method]), runs: results[method].length, ...(method === 'selection' ? { cv: fmt(results.cv), seconds: fmt(results.seconds), winners: results.winner.join(' | ') } : {}) });

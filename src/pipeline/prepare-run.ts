@@ -17,6 +17,7 @@ import { measureSimilarity, probeKeyLayer } from '../policy/measure-similarity';
 import { chooseFreezeBoundary, makePlan, type Plan } from '../policy/plan';
 import type { Similarity } from '../policy/similarity';
 import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
+import { crossValidates, selectionPlanned } from './train-by-selection';
 
 export interface PreparedRun {
   backend: BackendChoice;
@@ -143,6 +144,8 @@ export class RunPreparation {
         largeMinImages: config.policy.largeMinImages,
         largeMinImagesPerClass: config.policy.largeMinImagesPerClass,
       });
+      const labelledImages = dataset.train.length + dataset.val.length;
+      if (crossValidates(config, plan, labelledImages)) plan.reasons.push(selectionPlanned(config, labelledImages));
       return { backend, base, dataset, plan, decode, keyParts: keyPartsFor(plan, base.sha256, preprocessing), timings };
     } catch (error) {
       base.dispose();

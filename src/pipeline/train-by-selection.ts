@@ -17,6 +17,14 @@ export function crossValidates(config: FinetuneConfig, plan: Plan, labelledImage
   return config.train.folds >= 2 && !plan.fineTune && config.augment.views === 0 && labelledImages < below;
 }
 
+/** The plan's sentence about how the head will be chosen. */
+export function selectionPlanned(config: FinetuneConfig, labelledImages: number): string {
+  return (
+    `Small data: no validation split is taken; ${config.train.folds}-fold cross-validation on all ${labelledImages} labelled training images ` +
+    'chooses between head settings (and their epochs) and a logistic-regression baseline on the same features; the winner is trained on all of them.'
+  );
+}
+
 /** Cross-validated selection of the head (or the logistic-regression baseline), then the winner on all images. */
 export async function trainBySelection(args: {
   config: FinetuneConfig;
