@@ -47,7 +47,7 @@ export interface HeadSelection {
 export function headCandidates(configured: { dropout: number; hiddenUnits: number; l2: number }): HeadCandidate[] {
   const name = (c: Omit<HeadCandidate, 'name'>) =>
     `${c.hiddenUnits > 0 ? `hidden ${c.hiddenUnits}` : 'linear'}, dropout ${c.dropout}${c.l2 > 0 ? `, l2 ${c.l2}` : ''}`;
-  const settings = [configured, { dropout: 0.5, hiddenUnits: configured.hiddenUnits || 256, l2: configured.l2 }];
+  const settings = [configured, { dropout: 0.5, hiddenUnits: configured.hiddenUnits || 64, l2: configured.l2 }];
   const unique = settings.filter((s, i) => settings.findIndex((t) => t.dropout === s.dropout && t.hiddenUnits === s.hiddenUnits && t.l2 === s.l2) === i);
   return unique.map((s) => ({ name: name(s), ...s }));
 }
