@@ -3,7 +3,7 @@ import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Plan } from '../policy/plan';
 import { headCandidates, selectHead, type HeadSelection } from '../select/select-head';
-import { evaluateNetwork, type LabelledData } from '../train/fit';
+import { evaluateNetwork, type EpochLog, type LabelledData } from '../train/fit';
 import { predictInBatches } from '../train/predict-in-batches';
 import { headFitOptions, type TrainedClassifier, type TrainingPhase } from './train-classifier';
 
@@ -34,6 +34,8 @@ export async function trainBySelection(args: {
   val?: LabelledData;
   numClasses: number;
   signal?: AbortSignal;
+  /** Called after every epoch of the winning head's final training on all images. */
+  onEpoch?: (log: EpochLog) => void;
 }): Promise<{ trained: TrainedClassifier; selection: HeadSelection }> {
   const { config, logger, numClasses } = args;
   const x = (args.val ? tf.concat([args.train.x, args.val.x]) : args.train.x) as tf.Tensor2D;
@@ -41,7 +43,8 @@ export async function trainBySelection(args: {
   const started = Date.now();
   try {
     const maxEpochs = config.train.epochs;
-    const fitOptions = { ...headFitOptions(config, logger, maxEpochs), signal: args.signal, onWarning: undefined };
+    // The folds replace onEpoch with their own; the final head keeps it.
+    const fitOptions = { ...headFitOptions(config, logger, maxEpochs), signal: args.signal, onWarning: undefined, onEpoch: args.onEpoch };
     const selection = await selectHead({
       x,
       labels,

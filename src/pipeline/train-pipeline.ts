@@ -139,7 +139,15 @@ export class TrainPipeline {
       try {
         if (crossValidates(config, plan, labelledImages)) {
           logger.info(`small data: ${config.train.folds}-fold cross-validation on all ${labelledImages} labelled training images chooses the head`);
-          ({ trained, selection } = await trainBySelection({ config, logger, train, val, numClasses, signal: options.signal }));
+          ({ trained, selection } = await trainBySelection({
+            config,
+            logger,
+            train,
+            val,
+            numClasses,
+            signal: options.signal,
+            onEpoch: (log) => appendEpochRecord(run, { phase: 'head', ...log }),
+          }));
           plan.selection = selectionSummary(selection);
         } else {
           trained = await trainClassifier({
