@@ -20,7 +20,7 @@ export interface HeadSettings {
   seed: number;
 }
 
-/** A candidate's cross-validated result at the epoch its mean fold curve peaks. */
+/** A candidate's cross-validated result at the epoch of its lowest out-of-fold loss. */
 export interface ScoredCandidate {
   candidate: HeadCandidate;
   epochs: number;
@@ -42,8 +42,8 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
 /**
  * Every candidate trained on each fold's training part for `maxEpochs` (no early stopping, no
  * plateau reduction: they would react to the held-out part), its held-out probabilities kept after
- * every epoch. A candidate's epochs are where its pooled out-of-fold accuracy peaks (ties: the lower
- * log loss, then the earlier epoch); the best candidate is the best of those.
+ * every epoch. A candidate's epochs are where its pooled out-of-fold loss is lowest (ties: the
+ * earlier); the best candidate has the best accuracy there (ties: the lower loss).
  */
 export async function crossValidateHead(args: {
   x: tf.Tensor2D;
@@ -71,9 +71,11 @@ export async function crossValidateHead(args: {
       });
     }
     const estimates = byEpoch.map((probabilities) => scoreProbabilities(probabilities, labels, K, foldOf));
+    // The epoch of the lowest out-of-fold loss: a smooth curve, where the peak of the noisy accuracy
+    // curve would flatter the head (the maximum of many noisy estimates is biased upwards).
     let best = 0;
     estimates.forEach((estimate, epoch) => {
-      if (betterEstimate(estimate, estimates[best])) best = epoch;
+      if (estimate.logLoss < estimates[best].logLoss) best = epoch;
     });
     scored.push({ candidate, epochs: best + 1, estimate: estimates[best], curve: estimates.map((e) => e.accuracy) });
   }

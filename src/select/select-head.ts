@@ -29,8 +29,10 @@ export interface HeadSelection {
   candidates: CandidateSummary[];
   /** The winner's name, among candidates. */
   chosen: string;
-  /** Cross-validated accuracy of the winner minus that of the best of the other kind. */
+  /** Cross-validated accuracy of the best head minus the baseline's. */
   margin: number;
+  /** Standard error of that difference, paired over images: the head must beat it to be chosen. */
+  standardError: number;
   reason: string;
   folds: number;
   foldOf: number[];
@@ -55,7 +57,8 @@ export function headCandidates(configured: { dropout: number; hiddenUnits: numbe
 /**
  * Small data: every labelled training image is used. Stratified k-fold cross-validation scores the
  * head candidates (epochs from their fold curves) and the L2-path logistic regression on the same
- * folds; the better (ties: the baseline, simpler and deterministic) is what is trained on all images.
+ * folds. The best head is chosen only when it beats the baseline by more than one standard error of
+ * the paired difference (the one-standard-error rule: prefer the simpler model within the noise).
  */
 export async function selectHead(args: {
   x: tf.Tensor2D;
@@ -89,8 +92,11 @@ export async function selectHead(args: {
   });
   const candidates = [...heads.scored.map(headSummary), baselineSummary(baseline)];
   const best = heads.best;
-  const baselineWins = baseline.estimate.accuracy >= best.estimate.accuracy;
-  const margin = baselineWins ? baseline.estimate.accuracy - best.estimate.accuracy : best.estimate.accuracy - baseline.estimate.accuracy;
+  const standardError = pairedStandardError(best.estimate.probabilities, baseline.estimate.probabilities, labels, numClasses);
+  // The head must beat the simplest honest model by more than the noise of the comparison.
+  const baselineWins = best.estimate.accuracy - baseline.estimate.accuracy <= standardError;
+  // Positive: how far the head is above the baseline in cross-validated accuracy (negative: below).
+  const margin = best.estimate.accuracy - baseline.estimate.accuracy;
   const points = (value: number) => `${(100 * value).toFixed(1)} points`;
   if (baselineWins) {
     return {
@@ -100,10 +106,11 @@ export async function selectHead(args: {
       candidates,
       chosen: baselineSummary(baseline).name,
       margin,
+      standardError,
       reason:
         `The logistic regression (L2 ${baseline.strength.toPrecision(2)}) scored ${baseline.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
-        `${margin > 0 ? `${points(margin)} above` : 'as well as'} the best head (${best.candidate.name}, ${best.epochs} epochs: ${best.estimate.accuracy.toFixed(3)}); ` +
-        `${margin > 0 ? 'it' : 'the simpler model'} is exported, refitted on all ${labels.length} images.`,
+        `against ${best.estimate.accuracy.toFixed(3)} for the best head (${best.candidate.name}, ${best.epochs} epochs), which does not beat it by more than ` +
+        `one standard error of the paired difference (${points(standardError)}); the simpler model is exported, refitted on all ${labels.length} images.`,
       folds,
       foldOf,
       baseline,
@@ -118,14 +125,30 @@ export async function selectHead(args: {
     candidates,
     chosen: best.candidate.name,
     margin,
+    standardError,
     reason:
       `The head ${best.candidate.name} trained for ${best.epochs} epochs scored ${best.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
-      `${points(margin)} above the logistic regression baseline (${baseline.estimate.accuracy.toFixed(3)}); it is trained again on all ${labels.length} images.`,
+      `${points(margin)} above the logistic regression baseline (${baseline.estimate.accuracy.toFixed(3)}), more than one standard error of the paired difference ` +
+      `(${points(standardError)}); it is trained again on all ${labels.length} images.`,
     folds,
     foldOf,
     baseline,
     final: history,
   };
+}
+
+/** Standard error of the difference in accuracy of two sets of predictions of the same images. */
+export function pairedStandardError(a: Float64Array, b: Float64Array, labels: number[], numClasses: number): number {
+  const n = labels.length;
+  const hit = (p: Float64Array, i: number) => {
+    let best = 0;
+    for (let k = 1; k < numClasses; k++) if (p[i * numClasses + k] > p[i * numClasses + best]) best = k;
+    return best === labels[i] ? 1 : 0;
+  };
+  const differences = labels.map((_, i) => hit(a, i) - hit(b, i));
+  const mean = differences.reduce((sum, d) => sum + d, 0) / n;
+  const variance = differences.reduce((sum, d) => sum + (d - mean) ** 2, 0) / Math.max(n - 1, 1);
+  return Math.sqrt(variance / n);
 }
 
 function headSummary(scored: ScoredCandidate): CandidateSummary {

@@ -7,8 +7,10 @@ export interface SelectionSummary {
   n: number;
   winner: 'head' | 'baseline';
   chosen: string;
-  /** Cross-validated accuracy of the winner minus the best of the other kind. */
+  /** Cross-validated accuracy of the best head minus the baseline's. */
   margin: number;
+  /** Standard error of that difference, paired over images; the head wins only above it. */
+  standardError: number;
   reason: string;
   candidates: CandidateSummary[];
 }
@@ -21,6 +23,7 @@ export function selectionSummary(selection: HeadSelection): SelectionSummary {
     winner: selection.winner,
     chosen: selection.chosen,
     margin: selection.margin,
+    standardError: selection.standardError,
     reason: selection.reason,
     candidates: selection.candidates,
   };
