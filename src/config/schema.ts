@@ -1,5 +1,10 @@
 import type { interfaces } from 'inversify';
 
+/** A setting's allowed values: convict checks them, and the type is their union. */
+function oneOf<Choice extends string>(...choices: Choice[]): Choice[] {
+  return choices;
+}
+
 /**
  * Every setting, declared once. `arg` is the CLI flag, `env` the variable, and the
  * CLI builds its help from `doc`: train.batchSize == --batch-size == FINETUNE_TRAIN_BATCH_SIZE.
@@ -7,8 +12,8 @@ import type { interfaces } from 'inversify';
 export const configSchema = {
   backend: {
     doc: 'TensorFlow.js backend: auto picks tensorflow-gpu, then tensorflow, then wasm, then cpu.',
-    format: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
-    default: 'auto',
+    format: oneOf('auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'),
+    default: 'auto' as const,
     env: 'FINETUNE_BACKEND',
     arg: 'backend',
   },
@@ -38,8 +43,8 @@ export const configSchema = {
     },
     fit: {
       doc: 'How images reach the square input: cover crops the centre, contain pads with black.',
-      format: ['cover', 'contain'],
-      default: 'cover',
+      format: oneOf('cover', 'contain'),
+      default: 'cover' as const,
       env: 'FINETUNE_PREPROCESS_FIT',
       arg: 'fit',
     },
@@ -105,8 +110,8 @@ export const configSchema = {
   policy: {
     name: {
       doc: 'What to freeze: auto decides; head trains a head on the last features; intermediate on the cut layer.',
-      format: ['auto', 'head', 'intermediate', 'top', 'deep'],
-      default: 'auto',
+      format: oneOf('auto', 'head', 'intermediate', 'top', 'deep'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY',
       arg: 'policy',
     },
@@ -133,8 +138,8 @@ export const configSchema = {
     },
     similarityMetric: {
       doc: 'Transferability score per depth: logme (evidence of a Bayesian linear model, no training) or probe (3-fold linear-probe accuracy).',
-      format: ['logme', 'probe'],
-      default: 'logme',
+      format: oneOf('logme', 'probe'),
+      default: 'logme' as const,
       env: 'FINETUNE_POLICY_SIMILARITY_METRIC',
       arg: 'similarity-metric',
     },
@@ -175,8 +180,8 @@ export const configSchema = {
     },
     pooling: {
       doc: "How the head pools the feature map it reads: average (whole image), grid (each quarter, 2x2; frozen LayersModel features only), auto (grid at an intermediate cut, else average).",
-      format: ['auto', 'average', 'grid'],
-      default: 'auto',
+      format: oneOf('auto', 'average', 'grid'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY_POOLING',
       arg: 'pooling',
     },
@@ -240,8 +245,8 @@ export const configSchema = {
     },
     initializer: {
       doc: 'Initializer of the head kernels (never plain N(0, 1)): Glorot normal or uniform, truncated normal (std train.initStddev), or orthogonal.',
-      format: ['glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'],
-      default: 'glorotNormal',
+      format: oneOf('glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'),
+      default: 'glorotNormal' as const,
       env: 'FINETUNE_TRAIN_INITIALIZER',
       arg: 'initializer',
     },
@@ -254,8 +259,8 @@ export const configSchema = {
     },
     optimizer: {
       doc: 'Optimizer of every phase: sgd (with train.momentum), adam or rmsprop.',
-      format: ['sgd', 'adam', 'rmsprop'],
-      default: 'adam',
+      format: oneOf('sgd', 'adam', 'rmsprop'),
+      default: 'adam' as const,
       env: 'FINETUNE_TRAIN_OPTIMIZER',
       arg: 'optimizer',
     },
@@ -268,8 +273,8 @@ export const configSchema = {
     },
     schedule: {
       doc: 'How the learning rate decays over epochs: exponential (x train.decayRate per epoch), step (x train.stepFactor every train.stepSize epochs) or cosine (half a cosine to 0 over the phase).',
-      format: ['exponential', 'step', 'cosine'],
-      default: 'exponential',
+      format: oneOf('exponential', 'step', 'cosine'),
+      default: 'exponential' as const,
       env: 'FINETUNE_TRAIN_SCHEDULE',
       arg: 'schedule',
     },
@@ -324,8 +329,8 @@ export const configSchema = {
     },
     classWeights: {
       doc: 'Loss weight per class: none, or balanced (numExamples / (numClasses x examples of the class), for imbalanced data).',
-      format: ['none', 'balanced'],
-      default: 'none',
+      format: oneOf('none', 'balanced'),
+      default: 'none' as const,
       env: 'FINETUNE_TRAIN_CLASS_WEIGHTS',
       arg: 'class-weights',
     },
@@ -449,8 +454,8 @@ export const configSchema = {
     },
     quantize: {
       doc: 'Weight quantization of the export: none keeps float32; float16 halves the weights, uint8 quarters them (affine per tensor). The size and the validation accuracy change are reported.',
-      format: ['none', 'float16', 'uint8'],
-      default: 'none',
+      format: oneOf('none', 'float16', 'uint8'),
+      default: 'none' as const,
       env: 'FINETUNE_EXPORT_QUANTIZE',
       arg: 'quantize',
     },
@@ -535,8 +540,8 @@ export const configSchema = {
     },
     inferenceThread: {
       doc: 'Where forward passes run: worker keeps them off the thread that answers HTTP, so requests are parsed and decoded while a batch computes (wasm and cpu backends; native ones always compute off it).',
-      format: ['worker', 'main'],
-      default: 'worker',
+      format: oneOf('worker', 'main'),
+      default: 'worker' as const,
       env: 'FINETUNE_SERVE_INFERENCE_THREAD',
       arg: 'inference-thread',
     },
@@ -557,73 +562,12 @@ export const configSchema = {
   },
 };
 
-export type FinetuneConfig = ConfigShape;
+/** A leaf's value type: the union of its choices, else the type of its default. */
+type LeafValue<Leaf> = Leaf extends { format: readonly (infer Choice)[] } ? Choice : Leaf extends { default: infer Default } ? Default : never;
+
+/** The configuration's type, read off the schema (so the two cannot drift apart). */
+type ConfigOf<Node> = { [Key in keyof Node]: Node[Key] extends { doc: string } ? LeafValue<Node[Key]> : ConfigOf<Node[Key]> };
+
+export type FinetuneConfig = ConfigOf<typeof configSchema>;
 /** The resolved configuration, injected where settings are read. */
 export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
-export type ConfigShape = {
-  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-  data: { validationFraction: number; minImagesPerClass: number };
-  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
-  base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };
-  policy: {
-    name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
-    largeMinImages: number;
-    largeMinImagesPerClass: number;
-    candidateLayers: string[];
-    similarityMetric: 'logme' | 'probe';
-    similarityMargin: number;
-    probeImages: number;
-    topBlocks: number;
-    deepBlocks: number;
-    cutLayer: string;
-    pooling: 'auto' | 'average' | 'grid';
-    gridMinImagesPerClass: number;
-  };
-  train: {
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    decayRate: number;
-    patience: number;
-    dropout: number;
-    hiddenUnits: number;
-    initializer: 'glorotNormal' | 'glorotUniform' | 'truncatedNormal' | 'orthogonal';
-    initStddev: number;
-    optimizer: 'sgd' | 'adam' | 'rmsprop';
-    momentum: number;
-    schedule: 'exponential' | 'step' | 'cosine';
-    stepSize: number;
-    stepFactor: number;
-    warmupEpochs: number;
-    plateauPatience: number;
-    plateauFactor: number;
-    l2: number;
-    labelSmoothing: number;
-    classWeights: 'none' | 'balanced';
-    clipNorm: number;
-    maxNonFiniteRecoveries: number;
-    fineTuneEpochs: number;
-    fineTuneLearningRate: number;
-    baseRateMultiplier: number;
-    trainBatchNorm: boolean;
-    seed: number;
-  };
-  augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };
-  runs: { dir: string };
-  export: { out: string; name: string; quantize: 'none' | 'float16' | 'uint8'; minAccuracy: number };
-  serve: {
-    host: string;
-    port: number;
-    modelName: string;
-    maxBatchSize: number;
-    batchTimeoutMs: number;
-    maxInstances: number;
-    bodyLimitBytes: number;
-    requestTimeoutMs: number;
-    pollSeconds: number;
-    maxLoadedVersions: number;
-    inferenceThread: 'worker' | 'main';
-    inferenceWorkers: number;
-    topK: number;
-  };
-};

@@ -1,10 +1,10 @@
 import { inject, injectable } from 'inversify';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
 import { chooseBackend } from '../backend/choose-backend';
 import { FinetuneConfig } from '../config/schema';
+import { workerCount } from '../config/worker-count';
 import { DataError, RuntimeFailure } from '../errors';
 import { Logger } from '../logger';
 import { ImageDecoder } from '../preprocess/image-decoder';
@@ -47,7 +47,7 @@ export class ModelServer {
     const modelName = serve.modelName || path.basename(basePath);
     // Native backends compute off the JavaScript thread already; wasm and cpu need a worker for that.
     const thread = serve.inferenceThread === 'worker' && (backend.name === 'wasm' || backend.name === 'cpu') ? 'worker' : 'main';
-    const workers = thread === 'worker' ? serve.inferenceWorkers || Math.min(os.availableParallelism(), 4) : 1;
+    const workers = thread === 'worker' ? workerCount(serve.inferenceWorkers) : 1;
     const metrics = new ServeMetrics();
     const versions = new ModelVersions(basePath, {
       batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) },

@@ -1,5 +1,5 @@
-import os from 'node:os';
 import type { FinetuneConfig } from '../config/schema';
+import { workerCount } from '../config/worker-count';
 import type { ExtractFeaturesOptions } from '../features/extract-features';
 import type { FeatureCache } from '../features/feature-cache';
 import type { FeatureKeyParts } from '../features/feature-key-parts';
@@ -20,6 +20,6 @@ export function extractionOptions(
     keyParts,
     concurrency: config.preprocess.concurrency,
     batchSize: config.train.batchSize,
-    workers: config.preprocess.extractWorkers || Math.min(os.availableParallelism(), 4),
+    workers: workerCount(config.preprocess.extractWorkers),
   };
 }
