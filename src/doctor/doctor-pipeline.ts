@@ -8,6 +8,7 @@ import { headFitOptions } from '../pipeline/train-classifier';
 import { ChecksStage } from '../stages/checks-stage';
 import { FingerprintStage, type FingerprintOutput } from '../stages/fingerprint-stage';
 import { HeadFeaturesStage, type HeadFeaturesOutput } from '../stages/head-features-stage';
+import type { BaseOutput } from '../stages/base-stage';
 import type { ScanOutput } from '../stages/scan-stage';
 import { buildConfiguredHead } from '../train/head';
 import type { CheckResult, CheckStatus } from './check-result';
@@ -32,13 +33,13 @@ export interface PreparedDoctorInputs {
   dispose(): void;
 }
 
-type InputsStageInput = Pick<ScanOutput, 'dataset'> & FingerprintOutput & HeadFeaturesOutput & { decode: { size: number } };
+type InputsStageInput = Pick<ScanOutput, 'dataset'> & FingerprintOutput & HeadFeaturesOutput & Pick<BaseOutput, 'input'>;
 
 /** doctor: what the checks read, with a fresh head built as `train` builds it and a short run of the real head training. */
 function doctorInputsStage(config: FinetuneConfig, logger: Logger): Stage<InputsStageInput, { doctorInputs: DoctorInputs }> {
   return {
     name: 'doctor-inputs',
-    run: async ({ dataset, fingerprints, rawTrain, train, val, decode }) => {
+    run: async ({ dataset, fingerprints, rawTrain, train, val, input }) => {
       const numClasses = dataset.labels.length;
       const newHead = (options?: { dropout?: number }): tf.Sequential => buildConfiguredHead(config.train, train.x.shape[1], numClasses, options);
       let run: Promise<ShortRun> | undefined;
@@ -51,7 +52,7 @@ function doctorInputsStage(config: FinetuneConfig, logger: Logger): Stage<Inputs
             head.dispose();
           }
         })());
-      return { doctorInputs: { dataset, numClasses, inputSize: decode.size, fingerprints, rawTrain, train, val, config, newHead, shortRun: shortRunOnce } };
+      return { doctorInputs: { dataset, numClasses, inputSize: input.size, fingerprints, rawTrain, train, val, config, newHead, shortRun: shortRunOnce } };
     },
   };
 }

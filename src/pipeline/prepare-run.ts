@@ -5,7 +5,7 @@ import type { FeatureKeyParts } from '../features/feature-key-parts';
 import { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import type { Plan } from '../policy/plan';
-import type { DecodeOptions } from '../preprocess/image-decoder';
+import type { InputContract } from '../preprocess/input-contract';
 import { BaseStage } from '../stages/base-stage';
 import { MeasureStage } from '../stages/measure-stage';
 import { PlanStage } from '../stages/plan-stage';
@@ -18,7 +18,8 @@ export interface PreparedRun {
   base: BaseModel;
   dataset: Dataset;
   plan: Plan;
-  decode: DecodeOptions;
+  /** How images enter the model (the job's input contract). */
+  decode: InputContract;
   /** What besides image bytes determines cached features. */
   keyParts: FeatureKeyParts;
   timings: Record<string, number>;
@@ -42,7 +43,7 @@ export class RunPreparation {
   /** Runs the `plan` job; the base model stays loaded for the caller (who disposes it). */
   async prepare(dataDir: string): Promise<PreparedRun> {
     const { context } = await runStages(this.list(), { dataDir, timings: {} }, { logger: this.logger });
-    const { backend, base, dataset, plan, decode, keyParts, timings } = context;
-    return { backend, base, dataset, plan, decode, keyParts, timings };
+    const { backend, base, dataset, plan, input, keyParts, timings } = context;
+    return { backend, base, dataset, plan, decode: input, keyParts, timings };
   }
 }

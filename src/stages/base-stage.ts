@@ -6,15 +6,15 @@ import { Logger } from '../logger';
 import type { BaseModel } from '../models/base-model';
 import { BaseModelLoader } from '../models/base-model-loader';
 import type { Stage, StageServices } from '../pipeline/stage';
-import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
+import { ImageDecoder } from '../preprocess/image-decoder';
+import { inputContract, type InputContract } from '../preprocess/input-contract';
 
 export interface BaseOutput {
   backend: BackendChoice;
   /** Owned by the job (released when it ends). */
   base: BaseModel;
-  decode: DecodeOptions;
-  /** The decoder's description of `decode` (part of every feature-cache key). */
-  preprocessing: string;
+  /** How images enter the model: size, fit, range, and the decoder's description of them. */
+  input: InputContract;
 }
 
 /** prepare (2/4): the tfjs backend, the base model, and the input size it is fed at. */
@@ -40,7 +40,7 @@ export class BaseStage implements Stage<object, BaseOutput> {
     if (base.network.kind === 'graph' && imageSize !== base.inputSize) {
       throw new DataError(`Received preprocess.imageSize=${imageSize}. The GraphModel base ${base.id} takes only ${base.inputSize}; use --image-size ${base.inputSize} or 0.`);
     }
-    const decode: DecodeOptions = { size: imageSize, fit: config.preprocess.fit, maxInputPixels: config.preprocess.maxInputPixels };
-    return { backend, base, decode, preprocessing: this.decoder.describe(decode) };
+    const input = inputContract({ size: imageSize, fit: config.preprocess.fit, maxInputPixels: config.preprocess.maxInputPixels }, this.decoder);
+    return { backend, base, input };
   };
 }

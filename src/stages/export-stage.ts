@@ -7,7 +7,7 @@ import { FinetuneConfig } from '../config/schema';
 import type { ImageRecord } from '../data/dataset';
 import { RuntimeFailure } from '../errors';
 import { exportableClassifier, type ExportableClassifier } from '../export/exportable-classifier';
-import type { ExportMetadata, ExportQuantization } from '../export/export-metadata';
+import type { ExportQuantization } from '../export/export-metadata';
 import { loadExport } from '../export/load-export';
 import { writeExport } from '../export/write-export';
 import { Logger } from '../logger';
@@ -15,6 +15,7 @@ import { packageRoot } from '../package-root';
 import { quantizeExport } from '../pipeline/quantize-export';
 import type { Stage } from '../pipeline/stage';
 import { ImageDecoder, type DecodeOptions } from '../preprocess/image-decoder';
+import { exportedInput } from '../preprocess/input-contract';
 import type { BaseOutput } from './base-stage';
 import type { ExtractOutput } from './extract-stage';
 import type { FitOutput } from './fit-stage';
@@ -58,19 +59,13 @@ export class ExportStage implements Stage<ExportInput, ExportOutput> {
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
   ) {}
 
-  readonly run = async (input: ExportInput): Promise<ExportOutput> => {
+  readonly run = async (context: ExportInput): Promise<ExportOutput> => {
     const { config, logger } = this;
-    const { base, dataset, plan, decode, preprocessing, metrics, accuracyGate, name, backend } = input;
+    const { base, dataset, plan, metrics, accuracyGate, name, backend } = context;
+    const modelInput = exportedInput(context.input);
     const { quantize } = config.export;
-    const classifier = exportableClassifier(base, input.frozen, input.trained.head, plan);
+    const classifier = exportableClassifier(base, context.frozen, context.trained.head, plan);
     const verifyOn = [...dataset.val, ...dataset.train].slice(0, imagesToVerify);
-    const modelInput: ExportMetadata['input'] = {
-      height: decode.size,
-      width: decode.size,
-      channels: 3,
-      range: [0, 255],
-      resize: { fit: decode.fit, kernel: 'lanczos3', decoder: preprocessing },
-    };
     let quantization: ExportQuantization | undefined;
     const scoredOn = dataset.val.length > 0 ? dataset.val : dataset.train;
     const exported = await writeExport({
@@ -104,13 +99,13 @@ export class ExportStage implements Stage<ExportInput, ExportOutput> {
         base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
         plan,
         metrics,
-        training: { phases: input.trained.phases },
+        training: { phases: context.trained.phases },
         backend: { name: backend.name, reason: backend.reason },
-        config: input.resolvedConfig ?? config,
+        config: context.resolvedConfig ?? config,
         versions: await versions(),
         createdAt: new Date().toISOString(),
       },
-      verify: (dir) => this.verifyReload(classifier, dir, verifyOn, decode, reloadTolerance[quantize]),
+      verify: (dir) => this.verifyReload(classifier, dir, verifyOn, context.input, reloadTolerance[quantize]),
     });
     logger.info(`exported ${exported.dir}`);
     return { exported: { dir: exported.dir, version: exported.version }, ...(quantization ? { quantization } : {}) };

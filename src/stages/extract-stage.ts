@@ -13,7 +13,7 @@ import { extractionOptions } from './extraction-options';
 import type { PlanOutput } from './plan-stage';
 import type { ScanOutput } from './scan-stage';
 
-export type ExtractInput = Pick<BaseOutput, 'base' | 'decode'> & Pick<ScanOutput, 'dataset'> & PlanOutput;
+export type ExtractInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset'> & PlanOutput;
 
 export interface ExtractOutput {
   /** The frozen part up to the plan's boundary (the export composes it with the head). */
@@ -36,14 +36,14 @@ export class ExtractStage implements Stage<ExtractInput, ExtractOutput> {
     @inject(Progress) private readonly progress: Progress,
   ) {}
 
-  readonly run = async ({ base, decode, dataset, plan, keyParts }: ExtractInput, services: StageServices): Promise<ExtractOutput> => {
+  readonly run = async ({ base, input, dataset, plan, keyParts }: ExtractInput, services: StageServices): Promise<ExtractOutput> => {
     const { config, logger, cache } = this;
     const frozen = plan.fineTune
-      ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false })
-      : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
+      ? createFrozenRunner(base, plan.cutLayer, input.size, { pool: false })
+      : createFrozenRunner(base, plan.cutLayer, input.size, { pooling: plan.pooling });
     services.own(frozen);
     const features = await extractDatasetFeatures(frozen, dataset, {
-      ...extractionOptions(config, { decoder: this.decoder, cache, logger, progress: this.progress }, decode, keyParts),
+      ...extractionOptions(config, { decoder: this.decoder, cache, logger, progress: this.progress }, input, keyParts),
       augment: { ...config.augment, seed: config.train.seed },
     });
     services.own({ dispose: () => features.tensors.forEach((t) => t.dispose()) });

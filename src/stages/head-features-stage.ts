@@ -15,7 +15,7 @@ import { extractionOptions } from './extraction-options';
 import type { PlanOutput } from './plan-stage';
 import type { ScanOutput } from './scan-stage';
 
-export type HeadFeaturesInput = Pick<BaseOutput, 'base' | 'decode' | 'preprocessing'> & Pick<ScanOutput, 'dataset'> & PlanOutput;
+export type HeadFeaturesInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset'> & PlanOutput;
 
 export interface HeadFeaturesOutput {
   /** Layer whose pooled output the head reads, and how many features came from the cache. */
@@ -43,12 +43,12 @@ export class HeadFeaturesStage implements Stage<HeadFeaturesInput, HeadFeaturesO
     @inject(FeatureCache) private readonly cache: FeatureCache,
   ) {}
 
-  readonly run = async ({ base, decode, preprocessing, dataset, plan, keyParts }: HeadFeaturesInput, services: StageServices): Promise<HeadFeaturesOutput> => {
+  readonly run = async ({ base, input, dataset, plan, keyParts }: HeadFeaturesInput, services: StageServices): Promise<HeadFeaturesOutput> => {
     const layer = plan.fineTune ? plan.fineTune.until : plan.cutLayer;
-    const runner = createFrozenRunner(base, layer, decode.size, { pooling: plan.fineTune ? 'average' : plan.pooling });
+    const runner = createFrozenRunner(base, layer, input.size, { pooling: plan.fineTune ? 'average' : plan.pooling });
     services.own(runner);
-    const parts = plan.fineTune ? pooledKeyParts(layer, base.sha256, preprocessing) : keyParts;
-    const extracted = await extractFeatures(runner, [...dataset.train, ...dataset.val], extractionOptions(this.config, { decoder: this.decoder, cache: this.cache, logger: this.logger }, decode, parts));
+    const parts = plan.fineTune ? pooledKeyParts(layer, base.sha256, input.preprocessing) : keyParts;
+    const extracted = await extractFeatures(runner, [...dataset.train, ...dataset.val], extractionOptions(this.config, { decoder: this.decoder, cache: this.cache, logger: this.logger }, input, parts));
     this.logger.info(`features at ${layer}: ${extracted.computed} computed, ${extracted.fromCache} from cache`);
     const tensors: tf.Tensor[] = [];
     services.own({ dispose: () => tf.dispose(tensors) });

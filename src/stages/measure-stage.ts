@@ -37,14 +37,14 @@ export class MeasureStage implements Stage<MeasureInput, MeasureOutput> {
 
   readonly applies = ({ base }: MeasureInput) => this.config.policy.name === 'auto' && base.network.kind === 'layers';
 
-  readonly run = async ({ base, dataset, candidateLayers: layers, decode, preprocessing }: MeasureInput): Promise<MeasureOutput> => {
+  readonly run = async ({ base, dataset, candidateLayers: layers, input }: MeasureInput): Promise<MeasureOutput> => {
     const { config, logger } = this;
     logger.info(`measuring similarity at ${layers.length} depths`);
     const sample = stratifiedSample(dataset.train, dataset.labels, config.policy.probeImages);
-    const runner = createProbeRunner(base, layers, decode.size);
+    const runner = createProbeRunner(base, layers, input.size);
     const services = { decoder: this.decoder, cache: this.cache, logger, progress: this.progress };
     const extracted = await extractFeatures(runner, sample, {
-      ...extractionOptions(config, services, decode, probeKeyParts(layers, runner.gridWidths.length > 0, base.sha256, preprocessing)),
+      ...extractionOptions(config, services, input, probeKeyParts(layers, runner.gridWidths.length > 0, base.sha256, input.preprocessing)),
       progressLabel: 'probe features',
     });
     const similarity = measureSimilarity({

@@ -9,7 +9,7 @@ import type { BaseOutput } from './base-stage';
 import type { MeasureOutput } from './measure-stage';
 import type { ScanOutput } from './scan-stage';
 
-export type PlanInput = Pick<BaseOutput, 'base' | 'preprocessing'> & Pick<ScanOutput, 'dataset' | 'boundaryInputs'> & MeasureOutput;
+export type PlanInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset' | 'boundaryInputs'> & MeasureOutput;
 
 export interface PlanOutput {
   plan: Plan;
@@ -27,7 +27,7 @@ export class PlanStage implements Stage<PlanInput, PlanOutput> {
     @inject(Logger) private readonly logger: Logger,
   ) {}
 
-  readonly run = async ({ base, preprocessing, dataset, boundaryInputs, similarity }: PlanInput): Promise<PlanOutput> => {
+  readonly run = async ({ base, input, dataset, boundaryInputs, similarity }: PlanInput): Promise<PlanOutput> => {
     const { config } = this;
     const plan = makePlan({
       ...boundaryInputs,
@@ -37,6 +37,6 @@ export class PlanStage implements Stage<PlanInput, PlanOutput> {
       largeMinImagesPerClass: config.policy.largeMinImagesPerClass,
     });
     this.logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
-    return { plan, keyParts: boundaryKeyParts(plan, base.sha256, preprocessing) };
+    return { plan, keyParts: boundaryKeyParts(plan, base.sha256, input.preprocessing) };
   };
 }

@@ -42,7 +42,7 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
     @inject(Progress) private readonly progress: Progress,
   ) {}
 
-  readonly run = async ({ dataDir, base, decode, preprocessing }: { dataDir: string } & BaseOutput): Promise<ScanOutput> => {
+  readonly run = async ({ dataDir, base, input }: { dataDir: string } & BaseOutput): Promise<ScanOutput> => {
     const { config, logger } = this;
     const boundaryInputs: BoundaryInputs = {
       base,
@@ -60,16 +60,16 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
     if (base.network.kind === 'layers') requireLayer(base.network.model, provisional.cutLayer);
     const candidateLayers = config.policy.candidateLayers.length > 0 ? config.policy.candidateLayers : base.candidateLayers;
     const vouching = [
-      boundaryKeyParts(provisional, base.sha256, preprocessing),
+      boundaryKeyParts(provisional, base.sha256, input.preprocessing),
       // Auto pooling also depends on the class sizes, not known yet.
-      boundaryKeyParts({ ...provisional, pooling: 'average' }, base.sha256, preprocessing),
-      ...[false, true].map((grid) => probeKeyParts(candidateLayers, grid, base.sha256, preprocessing)),
+      boundaryKeyParts({ ...provisional, pooling: 'average' }, base.sha256, input.preprocessing),
+      ...[false, true].map((grid) => probeKeyParts(candidateLayers, grid, base.sha256, input.preprocessing)),
     ];
     logger.info(`checking images in ${path.resolve(dataDir)}`);
     const dataset = await loadDataset(dataDir, this.decoder, {
       validationFraction: config.data.validationFraction,
       minImagesPerClass: config.data.minImagesPerClass,
-      decode: { fit: decode.fit, maxInputPixels: decode.maxInputPixels, concurrency: config.preprocess.concurrency },
+      decode: { fit: input.fit, maxInputPixels: input.maxInputPixels, concurrency: config.preprocess.concurrency },
       knownGood: (sha256) => vouching.some((parts) => this.cache.has(featureKey({ imageSha256: sha256, ...parts }))),
       progress: this.progress,
     });
