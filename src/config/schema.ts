@@ -96,7 +96,7 @@ export const configSchema = {
     },
     downloadTimeoutSeconds: {
       doc: 'Seconds a base model download may stall before it is abandoned.',
-      format: 'positive-integer',
+      format: 'positive-seconds',
       default: 30,
       env: 'FINETUNE_BASE_DOWNLOAD_TIMEOUT_SECONDS',
       arg: 'download-timeout',
@@ -493,7 +493,7 @@ export const configSchema = {
     },
     batchTimeoutMs: {
       doc: 'Longest wait in milliseconds for more requests before an incomplete batch runs.',
-      format: 'non-negative-integer',
+      format: 'milliseconds',
       default: 5,
       env: 'FINETUNE_SERVE_BATCH_TIMEOUT_MS',
       arg: 'batch-timeout-ms',
@@ -514,14 +514,14 @@ export const configSchema = {
     },
     requestTimeoutMs: {
       doc: 'Milliseconds a client has to send a whole request; slower ones get 408.',
-      format: 'positive-integer',
+      format: 'positive-milliseconds',
       default: 30_000,
       env: 'FINETUNE_SERVE_REQUEST_TIMEOUT_MS',
       arg: 'request-timeout-ms',
     },
     pollSeconds: {
       doc: 'Seconds between looks at --model-base-path for a new version.',
-      format: 'positive-number',
+      format: 'positive-seconds',
       default: 1,
       env: 'FINETUNE_SERVE_POLL_SECONDS',
       arg: 'poll-seconds',
@@ -546,6 +546,55 @@ export const configSchema = {
       default: 0,
       env: 'FINETUNE_SERVE_INFERENCE_WORKERS',
       arg: 'inference-workers',
+    },
+    maxInFlightRequests: {
+      doc: 'Most :predict and :labels requests handled at once (reading, parsing, decoding, waiting for the model); more get 503 with Retry-After before their body is read.',
+      format: 'positive-integer',
+      default: 32,
+      env: 'FINETUNE_SERVE_MAX_IN_FLIGHT_REQUESTS',
+      arg: 'max-in-flight-requests',
+    },
+    maxQueuedImages: {
+      doc: 'Most images waiting for a forward pass (the micro-batch queue); a request that would exceed it gets 503 with Retry-After.',
+      format: 'positive-integer',
+      default: 128,
+      env: 'FINETUNE_SERVE_MAX_QUEUED_IMAGES',
+      arg: 'max-queued-images',
+    },
+    maxInputPixels: {
+      doc: "Largest image (width x height) the server decodes; bigger ones get 413. Serving's own limit, lower than training's preprocess.maxInputPixels: a decode costs up to 8 bytes per pixel.",
+      format: 'positive-integer',
+      default: 16_000_000,
+      env: 'FINETUNE_SERVE_MAX_INPUT_PIXELS',
+      arg: 'serve-max-input-pixels',
+    },
+    decodeConcurrency: {
+      doc: 'Images the server decodes at once; the others wait their turn.',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVE_DECODE_CONCURRENCY',
+      arg: 'serve-decode-concurrency',
+    },
+    parseWorkers: {
+      doc: 'Worker threads parsing :predict JSON bodies (and turning pixel arrays into typed arrays), so that large bodies never stall the thread that answers HTTP.',
+      format: 'positive-integer',
+      default: 1,
+      env: 'FINETUNE_SERVE_PARSE_WORKERS',
+      arg: 'parse-workers',
+    },
+    drainSeconds: {
+      doc: 'After SIGTERM/SIGINT, seconds requests in flight may take to finish; then the remaining connections are closed and the server exits.',
+      format: 'seconds',
+      default: 10,
+      env: 'FINETUNE_SERVE_DRAIN_SECONDS',
+      arg: 'drain-seconds',
+    },
+    loadTimeoutSeconds: {
+      doc: 'Seconds a version may take to load; a slower load is abandoned and reported in its status (retried once its files change).',
+      format: 'positive-seconds',
+      default: 60,
+      env: 'FINETUNE_SERVE_LOAD_TIMEOUT_SECONDS',
+      arg: 'load-timeout-seconds',
     },
     topK: {
       doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
@@ -624,6 +673,13 @@ export type ConfigShape = {
     maxLoadedVersions: number;
     inferenceThread: 'worker' | 'main';
     inferenceWorkers: number;
+    maxInFlightRequests: number;
+    maxQueuedImages: number;
+    maxInputPixels: number;
+    decodeConcurrency: number;
+    parseWorkers: number;
+    drainSeconds: number;
+    loadTimeoutSeconds: number;
     topK: number;
   };
 };
