@@ -221,7 +221,7 @@ describe('finetune serve', () => {
     let strictBase: string;
 
     before(async () => {
-      strict = await testContainer(withServe(small.config, { bodyLimitBytes: 64 * 1024, maxInstances: 2, requestTimeoutMs: 400 }, { maxInputPixels: 5000 }))
+      strict = await testContainer(withServe(small.config, { bodyLimitBytes: 64 * 1024, maxInstances: 2, requestTimeoutMs: 400, maxInputPixels: 5000 }))
         .get(ModelServer)
         .start(small.basePath);
       strictBase = `${strict.url}/v1/models/clothes`;
@@ -243,11 +243,11 @@ describe('finetune serve', () => {
       assert.match(body.error, /holds 3 images; this server takes at most 2 per request \(serve\.maxInstances\)/);
     });
 
-    it('an image with more pixels than preprocess.maxInputPixels gets 413', async () => {
+    it('an image with more pixels than serve.maxInputPixels gets 413', async () => {
       const large = await sharp({ create: { width: 100, height: 100, channels: 3, background: { r: 9, g: 9, b: 9 } } }).png().toBuffer();
       const { status, body } = await call(`${strictBase}:labels`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: large });
       assert.equal(status, 413, JSON.stringify(body));
-      assert.match(body.error, /pixel limit of 5000 pixels/);
+      assert.match(body.error, /pixel limit of 5000 pixels of this server \(serve\.maxInputPixels\)/);
       assert.equal((await call(`${strictBase}:labels`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: png })).status, 200, '28x28 fits');
     });
 
@@ -332,8 +332,8 @@ describe('finetune serve', () => {
   });
 
   it('with two inference workers, computes two batches at once and answers what one worker answers', async () => {
-    const pool = await loadVersionModel(small.exportDir, 'worker', 'wasm', 2);
-    const single = await loadVersionModel(small.exportDir, 'worker', 'wasm', 1);
+    const pool = await loadVersionModel(small.exportDir, { thread: 'worker', backend: 'wasm', workers: 2, loadTimeoutMs: 60_000 });
+    const single = await loadVersionModel(small.exportDir, { thread: 'worker', backend: 'wasm', workers: 1, loadTimeoutMs: 60_000 });
     try {
       assert.equal(pool.parallelism, 2);
       assert.equal(single.parallelism, 1);
