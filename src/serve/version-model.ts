@@ -49,7 +49,7 @@ export async function loadVersionModel(dir: string, options: LoadVersionOptions,
   try {
     return await abandonOnAbort(loading, abort);
   } catch (error) {
-    if (timeout.aborted) throw new Error(`it did not load within ${options.loadTimeoutMs / 1000} s (serve.loadTimeoutSeconds); a file that cannot be read?`);
+    if (timeout.aborted) throw new Error(`the version did not load within ${options.loadTimeoutMs / 1000} s (serve.loadTimeoutSeconds); a file that cannot be read?`);
     throw error;
   }
 }
