@@ -48,7 +48,7 @@ describe('admission control', () => {
     }
   });
 
-  it('decodes at most serve.decodeConcurrency images at once (real sharp)', async () => {
+  it('decodes at most serve.decodeConcurrency large images at once (real sharp); small ones skip the queue', async () => {
     let running = 0;
     let most = 0;
     const sharpDecoder = new SharpImageDecoder();
@@ -64,12 +64,18 @@ describe('admission control', () => {
         }
       },
     };
-    const decoder = new LimitedDecoder(counting, 1_000_000, 2);
-    const png = await sharp({ create: { width: 400, height: 300, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+    const decoder = new LimitedDecoder(counting, 4_000_000, 2);
+    const large = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
+    const small = await sharp({ create: { width: 40, height: 30, channels: 3, background: { r: 200, g: 10, b: 10 } } }).png().toBuffer();
     const served = { size: 8, model: { metadata } } as unknown as ServedVersion;
-    const decoded = await Promise.all(Array.from({ length: 8 }, (_, i) => decoder.pixels(png, `image ${i}`, served)));
-    assert.equal(decoded.length, 8);
+    const decoded = await Promise.all(Array.from({ length: 6 }, (_, i) => decoder.pixels(large, `image ${i}`, served)));
+    assert.equal(decoded.length, 6);
     assert.equal(decoded[0].length, 8 * 8 * 3);
     assert.equal(most, 2);
+    most = 0;
+    await Promise.all(Array.from({ length: 6 }, (_, i) => decoder.pixels(small, `image ${i}`, served)));
+    assert.ok(most > 2, `small images decoded ${most} at a time`);
+    const over = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
+    await assert.rejects(decoder.pixels(over, 'big', served), (error: unknown) => error instanceof RequestError && error.statusCode === 413);
   });
 });
