@@ -16,16 +16,13 @@
  *        [--huge-clients 3] [--huge-requests 6] [--max-seconds 180]
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const sharp = require('sharp');
+const { samples, trainTinyExport, startServer } = require('./serve-child');
 
-const root = path.join(__dirname, '..');
-const cli = path.join(root, 'bin', 'finetune.js');
-const samples = path.join(root, 'models', 'samples', 'fashion-mnist');
 const argv = process.argv.slice(2);
 const option = (name, fallback) => {
   const at = argv.indexOf(`--${name}`);
@@ -38,43 +35,6 @@ const hugeRequests = option('huge-requests', 6);
 const maxSeconds = option('max-seconds', 180);
 const log = (message) => process.stderr.write(`${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const quietEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FINETUNE_') && name !== 'NODE_ENV'));
-
-function finetune(args, stdio) {
-  return spawn(process.execPath, [cli, ...args, '--env', 'test'], { env: quietEnv, stdio });
-}
-
-/** 3 sample classes x 12 images at 32x32, two epochs: enough to be a real export. */
-function tinyExport(work) {
-  const data = path.join(work, 'data');
-  for (const label of fs.readdirSync(samples).sort().slice(0, 3)) {
-    fs.mkdirSync(path.join(data, label), { recursive: true });
-    for (const file of fs.readdirSync(path.join(samples, label)).sort().slice(0, 12)) fs.copyFileSync(path.join(samples, label, file), path.join(data, label, file));
-  }
-  const dirs = ['--out', path.join(work, 'exports'), '--cache-dir', path.join(work, 'cache'), '--runs-dir', path.join(work, 'runs')];
-  const run = spawnSync(process.execPath, [cli, 'train', '--data', data, '--env', 'test', '--image-size', '32', '--epochs', '2', '--name', 'hostile', ...dirs, '--json'], {
-    env: quietEnv,
-    encoding: 'utf8',
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  if (run.status !== 0) throw new Error(`train exited ${run.status}`);
-  return path.dirname(JSON.parse(run.stdout).exportDir);
-}
-
-function serve(basePath) {
-  const child = finetune(['serve', '--model-base-path', basePath, '--port', '0', '--json'], ['ignore', 'pipe', 'pipe']);
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.on('exit', resolve));
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('\n')) resolve({ child, exited, stderr: () => stderr, ...JSON.parse(stdout.split('\n')[0]) });
-    });
-    exited.then((code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
-  });
-}
 
 function rssMiB(pid, field) {
   const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
@@ -123,9 +83,8 @@ async function main() {
   const running = () => Date.now() < deadline;
   let server;
   try {
-    log('training a tiny export (32x32)');
-    const basePath = tinyExport(work);
-    server = await serve(basePath);
+    const basePath = trainTinyExport(work, { imageSize: 32, epochs: 2, name: 'hostile' });
+    server = await startServer(basePath);
     const predictUrl = `${server.url}/v1/models/${server.model}:predict`;
     const labelsUrl = `${server.url}/v1/models/${server.model}:labels`;
     const label = fs.readdirSync(samples).sort()[0];
@@ -153,6 +112,14 @@ async function main() {
       () => brokenHttp(server.port).then(() => ({ status: -1 })),
     ];
     const baselineRss = rssMiB(server.child.pid, 'VmRSS');
+    // The same probe without load first: on a shared machine, scheduling alone delays answers.
+    const atRest = [];
+    for (let i = 0; i < 60; i++) {
+      const started = performance.now();
+      await fetch(`${server.url}/healthz`);
+      atRest.push(performance.now() - started);
+      await sleep(50);
+    }
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
 
     const health = [];
@@ -225,6 +192,7 @@ async function main() {
       },
       hostileStatuses: statuses.hostile,
       malformedStatuses: statuses.malformed,
+      healthzAtRest: { probes: atRest.length, ms: { p50: percentile(atRest, 50), p99: percentile(atRest, 99), max: Math.max(...atRest) }, over100ms: atRest.filter((ms) => ms > 100).length },
       healthz: {
         probes: health.length,
         failed: health.filter((h) => h.status !== 200).length,

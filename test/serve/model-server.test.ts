@@ -11,23 +11,7 @@ import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
 import { ModelServer, type RunningServer } from '../../src/serve/model-server';
 import { loadVersionModel } from '../../src/serve/version-model';
 import { testContainer } from '../helpers/pipeline';
-import { publishCopy, metricValue, trainSmallExport, type SmallExport } from './serve-fixture';
-
-type Json = any;
-
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  let body: Json = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // Prometheus text stays text.
-  }
-  return { status: response.status, body, headers: response.headers };
-}
-
-const postJson = (url: string, body: unknown) => call(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+import { call, metricValue, postJson, publishCopy, trainSmallExport, type Json, type SmallExport } from './serve-fixture';
 
 function withServe(config: FinetuneConfig, serve: Partial<FinetuneConfig['serve']>, preprocess: Partial<FinetuneConfig['preprocess']> = {}): FinetuneConfig {
   return { ...config, serve: { ...config.serve, port: 0, pollSeconds: 0.1, ...serve }, preprocess: { ...config.preprocess, ...preprocess } };

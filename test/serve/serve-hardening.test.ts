@@ -13,23 +13,7 @@ import { ModelServer, type RunningServer } from '../../src/serve/model-server';
 import type { WorkerPoolModel } from '../../src/serve/worker-pool-model';
 import { testContainer } from '../helpers/pipeline';
 import { temporaryDir } from '../helpers/sample-data';
-import { publishCopy, trainSmallExport, type SmallExport } from './serve-fixture';
-
-type Json = any;
-
-async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Json; headers: Headers }> {
-  const response = await fetch(url, init);
-  const text = await response.text();
-  let body: Json = text;
-  try {
-    body = JSON.parse(text);
-  } catch {
-    // not JSON
-  }
-  return { status: response.status, body, headers: response.headers };
-}
-
-const postJson = (url: string, body: unknown) => call(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+import { call, postJson, publishCopy, trainSmallExport, type Json, type SmallExport } from './serve-fixture';
 
 function withServe(config: FinetuneConfig, serve: Partial<FinetuneConfig['serve']>): FinetuneConfig {
   return { ...config, serve: { ...config.serve, port: 0, pollSeconds: 60, inferenceWorkers: 1, ...serve } };
