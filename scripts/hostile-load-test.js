@@ -79,7 +79,7 @@ function brokenHttp(port) {
 
 async function main() {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-hostile-'));
-  const deadline = Date.now() + maxSeconds * 1000;
+  let deadline = Infinity;
   const running = () => Date.now() < deadline;
   let server;
   try {
@@ -121,6 +121,7 @@ async function main() {
       await sleep(50);
     }
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
+    deadline = Date.now() + maxSeconds * 1000;
 
     const health = [];
     const rss = [];

@@ -8,6 +8,7 @@
 import { parentPort } from 'node:worker_threads';
 import { parsePredictBody, type ParsedBody } from './instance-arrays';
 import { RequestError } from './request-error';
+import { lowerThreadPriority } from './thread-priority';
 
 export interface ParseRequest {
   id: number;
@@ -17,6 +18,8 @@ export interface ParseRequest {
 }
 
 export type ParseReply = { id: number; parsed: ParsedBody } | { id: number; status: number; message: string };
+
+lowerThreadPriority();
 
 parentPort?.on('message', (request: ParseRequest) => {
   let reply: ParseReply;

@@ -3,9 +3,16 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { RuntimeFailure } from '../errors';
 import type { ParseReply, ParseRequest } from './body-parse-worker';
-import type { InstanceLimits, ParsedBody } from './instance-arrays';
+import { parsePredictBody, type InstanceLimits, type ParsedBody } from './instance-arrays';
 import { RequestError } from './request-error';
 import { terminateWorker } from './worker-version-model';
+
+/**
+ * Bodies up to this size are parsed where they arrive: a 32x32 pixel array (~12 KB) or a b64 photo
+ * thumbnail costs well under a millisecond, less than the trip to a worker, and must not wait behind
+ * a 16 MB body being parsed there.
+ */
+const INLINE_PARSE_BYTES = 64 * 1024;
 
 interface Parser {
   worker: Worker;
@@ -13,8 +20,8 @@ interface Parser {
 }
 
 /**
- * Worker threads that parse :predict bodies (body-parse-worker.ts): JSON.parse of a large body and
- * the checks of its pixel arrays run there; the thread answering HTTP gets typed arrays back. Each
+ * Worker threads that parse large :predict bodies (body-parse-worker.ts): JSON.parse of a large body
+ * and the checks of its pixel arrays run there; the thread answering HTTP gets typed arrays back. Each
  * body goes to the parser with the fewest in hand; a parser that dies fails its bodies and is
  * started again for the next one.
  */
@@ -29,6 +36,13 @@ export class BodyParsers {
 
   parse(body: Buffer, size: number, limits: InstanceLimits): Promise<ParsedBody> {
     if (this.closed) return Promise.reject(new RequestError(503, 'The server is shutting down.'));
+    if (body.byteLength <= INLINE_PARSE_BYTES) {
+      try {
+        return Promise.resolve(parsePredictBody(body, size, limits));
+      } catch (error) {
+        return Promise.reject(error);
+      }
+    }
     const parser = this.pick();
     const id = this.nextId++;
     // The worker gets the body's bytes; a Buffer from the shared pool is copied, a large one moved.

@@ -212,6 +212,24 @@ describe('finetune serve, hardened (issue 15)', () => {
     assert.equal(labels.status, 415);
   });
 
+  it('item 7: a large :predict body is parsed in a worker thread, with the same answers and the same errors', async () => {
+    const basePath = await freshBase(small, 'large');
+    const server = await start(basePath);
+    const url = `${server.url}/v1/models/large:predict`;
+    const one = await postJson(url, { instances: [pixels] });
+    const many = await postJson(url, { instances: new Array(30).fill(pixels) });
+    assert.equal(many.status, 200, JSON.stringify(many.body));
+    assert.equal(many.body.predictions.length, 30);
+    for (const row of many.body.predictions) row.forEach((p: number, i: number) => assert.ok(Math.abs(p - one.body.predictions[0][i]) < 1e-6));
+    const bad = new Array(30).fill(pixels).map((instance, i) => (i === 25 ? instance.map((row: number[][], y: number) => (y === 4 ? row.map((p, x) => (x === 6 ? [1, 2] : p)) : row)) : instance));
+    const refused = await postJson(url, { instances: bad });
+    assert.equal(refused.status, 400);
+    assert.match(refused.body.error, /instances\[25\]\[4\]\[6\] is a list of 2; expected 3 channel values/);
+    const broken = await call(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ instances: new Array(30).fill(pixels) }).slice(0, -2)}` });
+    assert.equal(broken.status, 400);
+    assert.match(broken.body.error, /not valid JSON/);
+  });
+
   it('item 9: /metadata, statuses and errors do not reveal the configuration or paths on the server', async () => {
     const basePath = await freshBase(small, 'private');
     const server = await start(basePath);
