@@ -1,0 +1,27 @@
+import { inject, injectable } from 'inversify';
+import { FinetuneConfig } from '../config/schema';
+import { crossValidates, selectionPlanned } from '../pipeline/train-by-selection';
+import type { Stage } from '../pipeline/stage';
+import type { PlanOutput } from './plan-stage';
+import type { ScanOutput } from './scan-stage';
+
+export type SelectionPlanInput = Pick<ScanOutput, 'dataset'> & Pick<PlanOutput, 'plan'>;
+
+/** After the plan (plan and train): on small data, the plan says that cross-validation will choose the head. */
+@injectable()
+export class SelectionPlanStage implements Stage<SelectionPlanInput, Pick<PlanOutput, 'plan'>> {
+  readonly name = 'selection-plan';
+
+  constructor(@inject(FinetuneConfig) private readonly config: FinetuneConfig) {}
+
+  readonly applies = ({ dataset, plan }: SelectionPlanInput) => crossValidates(this.config, plan, labelledImages(dataset));
+
+  readonly run = async ({ dataset, plan }: SelectionPlanInput) => ({
+    plan: { ...plan, reasons: [...plan.reasons, selectionPlanned(this.config, labelledImages(dataset))] },
+  });
+}
+
+/** The images cross-validation pools: the training split and the validation split it replaces. */
+export function labelledImages(dataset: SelectionPlanInput['dataset']): number {
+  return dataset.train.length + dataset.val.length;
+}
