@@ -37,6 +37,14 @@ describe('train on small data with cross-validation', () => {
     assert.equal(metadata.metrics.val.accuracy, selection.candidates.find((c) => c.name === selection.chosen)!.accuracy);
   });
 
+  it('replaces the fit stage: the plan says so before training, one head phase trained on all images, timed as training', () => {
+    assert.ok(result.plan.reasons.some((reason) => /3-fold cross-validation on all 30 labelled training images/.test(reason)));
+    const metadata = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'metadata.json'), 'utf8'));
+    assert.deepEqual(metadata.training.phases.map((p: { name: string }) => p.name), ['head']);
+    assert.equal(metadata.training.phases[0].settings.selection, result.plan.selection!.chosen);
+    assert.ok(result.timings.train_s > 0);
+  });
+
   it('exports the logistic-regression baseline when it wins', async () => {
     // Heads that cannot learn (a vanishing rate) lose to the baseline.
     const config = testConfig({ folds: '3', epochs: '1', 'learning-rate': '1e-9', 'cache-dir': cache });
