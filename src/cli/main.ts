@@ -104,7 +104,7 @@ export function buildProgram(): Command {
 
   const plan = program.command('plan').description('show what train would decide (freeze boundary, dataset size, reasons) without training');
   plan.option('--data <dir>', 'folder with one subfolder per class');
-  const planFlags = addConfigOptions(plan, ['backend', 'data', 'preprocess', 'base', 'policy', 'runs', 'train.batchSize', 'train.hiddenUnits']);
+  const planFlags = addConfigOptions(plan, ['backend', 'data', 'preprocess', 'base', 'policy', 'runs', 'train.batchSize', 'train.hiddenUnits', 'train.folds', 'train.crossValidateBelow', 'augment.views']);
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
