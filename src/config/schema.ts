@@ -555,6 +555,114 @@ export const configSchema = {
       arg: 'serve-top-k',
     },
   },
+  service: {
+    redis: {
+      doc: 'Redis URL of the job queue (redis://host:6379). Only finetune worker, api, submit and jobs use it; empty leaves the CLI as it is.',
+      format: String,
+      default: '',
+      env: 'FINETUNE_SERVICE_REDIS',
+      arg: 'redis',
+    },
+    concurrency: {
+      doc: 'Jobs one worker process runs at once (training jobs and extraction shards each).',
+      format: 'positive-integer',
+      default: 1,
+      env: 'FINETUNE_SERVICE_CONCURRENCY',
+      arg: 'concurrency',
+    },
+    host: {
+      doc: 'Address the job API listens on; any address but loopback needs a bearer token.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'FINETUNE_SERVICE_HOST',
+      arg: 'api-host',
+    },
+    port: {
+      doc: 'Port of the job API (0 picks a free one).',
+      format: 'tcp-port',
+      default: 8600,
+      env: 'FINETUNE_SERVICE_PORT',
+      arg: 'api-port',
+    },
+    api: {
+      doc: 'URL of the job API that finetune submit and jobs talk to.',
+      format: 'url',
+      default: 'http://127.0.0.1:8600',
+      env: 'FINETUNE_SERVICE_API',
+      arg: 'api',
+    },
+    tokenFile: {
+      doc: 'File holding the bearer token of the job API (its first line); the API requires it, submit and jobs send it.',
+      format: String,
+      default: '',
+      env: 'FINETUNE_SERVICE_TOKEN_FILE',
+      arg: 'token-file',
+    },
+    token: {
+      doc: 'The bearer token itself (prefer service.tokenFile or the variable: a flag shows in the process list).',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'FINETUNE_SERVICE_TOKEN',
+      arg: 'token',
+    },
+    dataRoots: {
+      doc: 'Folders (on storage every worker shares) under which a job may name its data folder; empty allows uploaded archives only.',
+      format: Array,
+      default: [] as string[],
+      env: 'FINETUNE_SERVICE_DATA_ROOTS',
+      arg: 'data-roots',
+    },
+    jobsDir: {
+      doc: "Where uploaded archives are unpacked, one folder per job; must be storage every worker shares.",
+      format: String,
+      default: 'models/jobs',
+      env: 'FINETUNE_SERVICE_JOBS_DIR',
+      arg: 'jobs-dir',
+    },
+    shardSize: {
+      doc: 'Images per extraction shard: a training job splits its frozen-feature extraction into shards any worker may take.',
+      format: 'positive-integer',
+      default: 256,
+      env: 'FINETUNE_SERVICE_SHARD_SIZE',
+      arg: 'shard-size',
+    },
+    maxUploadBytes: {
+      doc: 'Largest uploaded archive in bytes (compressed); bigger uploads get 413.',
+      format: 'positive-integer',
+      default: 1024 * 1024 * 1024,
+      env: 'FINETUNE_SERVICE_MAX_UPLOAD_BYTES',
+      arg: 'max-upload-bytes',
+    },
+    maxArchiveFiles: {
+      doc: 'Most entries (files and folders) an uploaded archive may hold.',
+      format: 'positive-integer',
+      default: 200_000,
+      env: 'FINETUNE_SERVICE_MAX_ARCHIVE_FILES',
+      arg: 'max-archive-files',
+    },
+    maxArchiveBytes: {
+      doc: 'Most bytes an uploaded archive may unpack to.',
+      format: 'positive-integer',
+      default: 4 * 1024 * 1024 * 1024,
+      env: 'FINETUNE_SERVICE_MAX_ARCHIVE_BYTES',
+      arg: 'max-archive-bytes',
+    },
+    lockSeconds: {
+      doc: "How long a worker's claim on a job lasts without renewal: a worker that dies (kill -9, lost machine) gives its job to another after about this long.",
+      format: 'positive-integer',
+      default: 30,
+      env: 'FINETUNE_SERVICE_LOCK_SECONDS',
+      arg: 'lock-seconds',
+    },
+    attempts: {
+      doc: 'Tries of a job that fails at run time (a data or configuration error fails at once, never retried).',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVICE_ATTEMPTS',
+      arg: 'attempts',
+    },
+  },
 };
 
 export type FinetuneConfig = ConfigShape;
@@ -625,5 +733,22 @@ export type ConfigShape = {
     inferenceThread: 'worker' | 'main';
     inferenceWorkers: number;
     topK: number;
+  };
+  service: {
+    redis: string;
+    concurrency: number;
+    host: string;
+    port: number;
+    api: string;
+    tokenFile: string;
+    token: string;
+    dataRoots: string[];
+    jobsDir: string;
+    shardSize: number;
+    maxUploadBytes: number;
+    maxArchiveFiles: number;
+    maxArchiveBytes: number;
+    lockSeconds: number;
+    attempts: number;
   };
 };
