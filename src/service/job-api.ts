@@ -43,6 +43,8 @@ export async function createJobApi(options: JobApiOptions): Promise<{ app: Fasti
   const { config, redis } = options;
   const queue = new Queue<TrainJobData, TrainJobResult>(queueNames.train, { connection: redis });
   const events = new JobEvents(redis);
+  // Redis going away is reported once by the connection (redis-connection.ts); the queue waits for it.
+  queue.on('error', () => undefined);
   const app = Fastify({ logger: false, bodyLimit: 1024 * 1024 });
   await app.register(multipart, { limits: { fileSize: config.service.maxUploadBytes, files: 1, fields: 4, parts: 5 } });
 

@@ -40,12 +40,12 @@ export class JobClient {
   }
 
   /** A job on a data folder the workers can read (under the API's data roots). */
-  async submitFolder(name: string, dataDir: string, overrides: Record<string, string>): Promise<{ id: string }> {
+  async submitFolder(name: string, dataDir: string, overrides: Record<string, string | number | boolean>): Promise<{ id: string }> {
     return (await this.request('POST', '/v1/jobs', { json: { name, data: path.resolve(dataDir), config: overrides } })).json() as Promise<{ id: string }>;
   }
 
   /** A job on uploaded data: a .tar/.tar.gz, or a folder packed on the fly. */
-  async submitUpload(name: string, source: string, overrides: Record<string, string>): Promise<{ id: string }> {
+  async submitUpload(name: string, source: string, overrides: Record<string, string | number | boolean>): Promise<{ id: string }> {
     if (!fs.existsSync(source)) throw new UsageError(`Received --upload ${source}, which does not exist. Expected a data folder or a .tar/.tar.gz of one.`);
     let archive = source;
     let packed: string | undefined;

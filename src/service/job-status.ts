@@ -15,6 +15,8 @@ export interface JobStatus {
   exportDir?: string;
   version?: number;
   metrics?: unknown;
+  /** Frozen-part outputs the training step computed itself and read from the cache (the shards filled it). */
+  features?: { computed: number; fromCache: number; trainingExamples: number };
   resumed?: boolean;
   error?: string;
   createdAt: string;
@@ -41,7 +43,7 @@ export async function jobStatus(job: Job<TrainJobData, TrainJobResult>, cancelle
     ...(job.data.plan ? { plan: job.data.plan } : {}),
     ...(shards ? { shards } : {}),
     attempts: job.attemptsMade,
-    ...(result ? { exportDir: result.exportDir, version: result.version, metrics: result.metrics, resumed: result.resumed } : {}),
+    ...(result ? { exportDir: result.exportDir, version: result.version, metrics: result.metrics, features: result.features, resumed: result.resumed } : {}),
     ...(job.failedReason ? { error: job.failedReason } : {}),
     createdAt: new Date(job.timestamp).toISOString(),
     ...(job.finishedOn ? { finishedAt: new Date(job.finishedOn).toISOString() } : {}),
