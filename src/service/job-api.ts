@@ -15,7 +15,7 @@ import { unpackArchive } from './archive-upload';
 import { bearerMatches } from './bearer-token';
 import { cancelReason, requestCancel } from './job-cancellation';
 import { resolveJobConfig } from './job-config';
-import { JobEvents } from './job-events';
+import { JobEvents, type JobEvent, type JobEventBody } from './job-events';
 import { checkJobName, checkOverrides, confineDataDir, type JobRequest } from './job-request';
 import { jobStatus } from './job-status';
 import { queueNames } from './redis-connection';
@@ -113,7 +113,8 @@ export async function createJobApi(options: JobApiOptions): Promise<{ app: Fasti
     request.raw.on('close', () => gone.abort());
     const heartbeat = setInterval(() => stream.write(': keep-alive\n\n'), 15_000);
     try {
-      await events.follow(job.id!, after, (event) => stream.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`), gone.signal);
+      const write = (event: JobEvent) => stream.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`);
+      await events.follow(job.id!, after, write, gone.signal, () => storedOutcome(queue, job.id!, redis));
     } catch (error) {
       stream.write(`event: error\ndata: ${JSON.stringify({ error: (error as Error).message })}\n\n`);
     } finally {
@@ -139,6 +140,16 @@ export async function createJobApi(options: JobApiOptions): Promise<{ app: Fasti
       await queue.close();
     },
   };
+}
+
+/** The outcome BullMQ stored for a finished job, as its final event; undefined while it runs. */
+async function storedOutcome(queue: Queue<TrainJobData, TrainJobResult>, id: string, redis: Redis): Promise<JobEventBody | undefined> {
+  const job = await queue.getJob(id);
+  if (!job) return { type: 'failed', error: 'the job was removed', retrying: false, cancelled: false };
+  const state = await job.getState();
+  if (state === 'completed') return { type: 'completed', exportDir: job.returnvalue.exportDir, version: job.returnvalue.version, metrics: job.returnvalue.metrics };
+  if (state === 'failed') return { type: 'failed', error: job.failedReason, retrying: false, cancelled: Boolean(await cancelReason(redis, id)) };
+  return undefined;
 }
 
 function fromJson(body: unknown, config: FinetuneConfig): JobRequest {

@@ -17,6 +17,9 @@ export type JobEventBody =
 export type JobEvent = JobEventBody & { id: string; at: string; worker?: string };
 
 const keep = { events: 20_000, seconds: 7 * 24 * 3600 };
+const pollMs = 250;
+/** Idle polls between two looks at the job's stored outcome (about 5 s). */
+const outcomeCheckEvery = 20;
 
 /** Final events: nothing follows them (a failure that will be retried is not final). */
 export function isFinal(event: JobEventBody): boolean {
@@ -53,18 +56,37 @@ export class JobEvents {
 
   /**
    * Calls `onEvent` for every event after `afterId`, in order, polling while the job runs, until a
-   * final event was passed on or `signal` aborts.
+   * final event was passed on or `signal` aborts. While nothing arrives, `outcome` is asked now and
+   * then: a job that ended without its final event (its worker died right after BullMQ stored the
+   * outcome) ends the stream with the event `outcome` returns.
    */
-  async follow(jobId: string, afterId: string, onEvent: (event: JobEvent) => void, signal: AbortSignal, pollMs = 250): Promise<void> {
+  async follow(jobId: string, afterId: string, onEvent: (event: JobEvent) => void, signal: AbortSignal, outcome?: () => Promise<JobEventBody | undefined>): Promise<void> {
     let last = afterId;
-    while (!signal.aborted) {
-      const events = await this.read(jobId, last);
+    let idle = 0;
+    const deliver = (events: JobEvent[]): boolean => {
       for (const event of events) {
         onEvent(event);
         last = event.id;
-        if (isFinal(event)) return;
+        if (isFinal(event)) return true;
       }
-      if (events.length === 0) await new Promise((resolve) => setTimeout(resolve, pollMs));
+      return false;
+    };
+    while (!signal.aborted) {
+      const events = await this.read(jobId, last);
+      if (deliver(events)) return;
+      if (events.length > 0) {
+        idle = 0;
+        continue;
+      }
+      if (outcome && ++idle % outcomeCheckEvery === 0) {
+        const ended = await outcome();
+        if (ended) {
+          if (deliver(await this.read(jobId, last))) return;
+          onEvent({ ...ended, id: last, at: new Date().toISOString() });
+          return;
+        }
+      }
+      await new Promise((resolve) => setTimeout(resolve, pollMs));
     }
   }
 }

@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import type { ConfigSources } from '../config/load-config';
 import type { Logger } from '../logger';
+import { reportFinalJobEvents } from './final-job-events';
 import { listenForCancellations } from './job-cancellation';
+import { JobEvents } from './job-events';
 import { createRedisConnection, queueNames } from './redis-connection';
 import type { SandboxData } from './sandbox-context';
 import { workerStopping } from './train-job';
@@ -50,6 +52,8 @@ export async function startJobWorker(options: JobWorkerOptions): Promise<Running
     worker.on('failed', (job, error) => job && logger.warn(`job ${job.id} failed: ${error.message}`));
     worker.on('completed', (job) => logger.info(`job ${job.id} done`));
   }
+  const commands = connect('commands');
+  reportFinalJobEvents(trainWorker, new JobEvents(commands), name, logger);
   const subscriber = connect('cancel');
   await listenForCancellations(subscriber, (jobId, reason) => {
     if (trainWorker.cancelJob(jobId, reason)) logger.info(`job ${jobId}: cancelling (${reason})`);
@@ -62,6 +66,7 @@ export async function startJobWorker(options: JobWorkerOptions): Promise<Running
       trainWorker.cancelAllJobs(workerStopping);
       await Promise.all([trainWorker.close(), shardWorker.close()]);
       subscriber.disconnect();
+      commands.disconnect();
     },
   };
 }

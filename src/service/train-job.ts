@@ -76,7 +76,7 @@ export async function processTrainJob(context: TrainJobContext, job: TrainJob, t
       await job.moveToWait(token);
       throw new WaitingError();
     }
-    throw failure(error, job, reporter, signal);
+    throw failure(error, signal);
   } finally {
     await reporter.flush();
   }
@@ -119,7 +119,6 @@ async function train(job: TrainJob, resolved: ResolvedConfig, reporter: JobRepor
   } finally {
     epochs.stop();
   }
-  reporter.emit({ type: 'completed', exportDir: result.exportDir, version: result.version, metrics: result.metrics });
   return {
     exportDir: result.exportDir,
     version: result.version,
@@ -142,22 +141,14 @@ function startedRun(runsDir: string): string | undefined {
 
 /**
  * How a failure leaves the job: waiting for children is no failure; a cancellation and a data or
- * configuration error (exit code 2) fail at once, never retried; anything else is retried while
- * attempts remain (a retry resumes the run).
+ * configuration error (exit code 2) fail at once, never retried (UnrecoverableError); anything else
+ * is retried while attempts remain (a retry resumes the run). The worker's main thread reports the
+ * final state once BullMQ has stored it (final-job-events.ts).
  */
-function failure(error: unknown, job: TrainJob, reporter: JobReporter, signal: AbortSignal | undefined): unknown {
+function failure(error: unknown, signal: AbortSignal | undefined): unknown {
   if (error instanceof WaitingChildrenError) return error;
   const message = error instanceof Error ? error.message : String(error);
-  if (signal?.aborted || (error instanceof UnrecoverableError && message.startsWith('cancelled'))) {
-    const reason = message.startsWith('cancelled') ? message : `cancelled: ${String(signal?.reason ?? 'by request')}`;
-    reporter.emit({ type: 'failed', error: reason, retrying: false, cancelled: true });
-    return new UnrecoverableError(reason);
-  }
-  if (error instanceof UnrecoverableError || (error instanceof FinetuneError && error.exitCode === 2)) {
-    reporter.emit({ type: 'failed', error: message, retrying: false, cancelled: false });
-    return error instanceof UnrecoverableError ? error : new UnrecoverableError(message);
-  }
-  const retrying = job.attemptsMade + 1 < (job.opts.attempts ?? 1);
-  reporter.emit({ type: 'failed', error: message, retrying, cancelled: false });
+  if (signal?.aborted && !message.startsWith('cancelled')) return new UnrecoverableError(`cancelled: ${String(signal.reason ?? 'by request')}`);
+  if (error instanceof FinetuneError && error.exitCode === 2) return new UnrecoverableError(message);
   return error;
 }
