@@ -45,6 +45,12 @@ async function waitUntil(check, what, timeoutMs = 120_000) {
   }
 }
 
+/** User + system CPU seconds a process used so far (all its threads), from /proc. */
+function cpuSecondsOf(pid) {
+  const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / 100;
+}
+
 async function measure(workers, data, options) {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-scale-'));
   const port = await freePort();
@@ -83,9 +89,25 @@ async function measure(workers, data, options) {
     if (!planned || shards.length !== planned.shards) throw new Error(`job did not extract: ${JSON.stringify(events.filter((e) => e.type !== 'progress').slice(-3))}`);
     const seconds = (Date.parse(shards.at(-1).at) - Date.parse(planned.at)) / 1000;
     const images = shards.reduce((sum, s) => sum + s.computed, 0);
-    const perWorker = {};
-    for (const s of shards) perWorker[s.worker] = (perWorker[s.worker] ?? 0) + s.images;
-    return { workers, images, shards: shards.length, seconds, imagesPerSecond: images / seconds, shardsPerWorker: Object.values(perWorker), completed: events.at(-1).type === 'completed' };
+    // Each worker's first shard also loads tfjs and the base model in the worker's job thread.
+    const byWorker = new Map();
+    for (const s of shards) byWorker.set(s.worker, [...(byWorker.get(s.worker) ?? []), s]);
+    const steady = [...byWorker.values()].map((list) => list.slice(1)).filter((list) => list.length > 0);
+    const steadyImagesPerSecond = steady.reduce((sum, list) => sum + list.reduce((n, s) => n + s.images, 0) / list.reduce((t, s) => t + s.seconds, 0), 0);
+    const cpuSeconds = children.reduce((sum, child) => sum + cpuSecondsOf(child.pid), 0);
+    return {
+      workers,
+      images,
+      shards: shards.length,
+      seconds,
+      imagesPerSecond: images / seconds,
+      steadyImagesPerSecond,
+      firstShardSeconds: [...byWorker.values()].map((list) => list[0].seconds),
+      imagesPerWorker: [...byWorker.values()].map((list) => list.reduce((n, s) => n + s.images, 0)),
+      workerCpuSeconds: cpuSeconds,
+      load: os.loadavg()[0],
+      completed: events.at(-1).type === 'completed',
+    };
   } finally {
     await api?.close();
     for (const child of children) child.kill('SIGTERM');

@@ -88,6 +88,9 @@ async function planAndEnqueueShards(context: TrainJobContext, job: TrainJob, res
   const prepared = await createContainer(config, reporter.logger, reporter.progress).get(RunPreparation).prepare(job.data.request.dataDir);
   prepared.base.dispose();
   const shards = planShards(job.id, job.data.request, prepared, config.augment.views, config.service.shardSize);
+  // Announced before any shard can report, so that watchers see the plan first.
+  reporter.emit({ type: 'planned', plan: prepared.plan, shards: shards.length, images: shards.reduce((sum, shard) => sum + shard.items.length, 0) });
+  await reporter.flush();
   // Deterministic child ids: a planner that dies after enqueueing and plans again adds nothing twice.
   await context.shardQueue.addBulk(
     shards.map((shard) => ({
@@ -103,8 +106,6 @@ async function planAndEnqueueShards(context: TrainJobContext, job: TrainJob, res
     })),
   );
   await job.updateData({ ...job.data, step: 'train', shards: shards.length, plan: prepared.plan });
-  reporter.emit({ type: 'planned', plan: prepared.plan, shards: shards.length, images: shards.reduce((sum, shard) => sum + shard.items.length, 0) });
-  await reporter.flush();
   return shards.length;
 }
 

@@ -141,12 +141,16 @@ describe('the service: two workers, the job API over HTTP, a serving instance', 
     await waitFor('the server to serve version 1', () => (server.versions.newestVersion === 1 ? true : undefined), 30_000);
   });
 
-  test('kill -9 of the worker mid-training: the other resumes from the checkpoint and exports what the uninterrupted run did', async () => {
+  test('kill -9 of the worker mid-training: the other resumes from the checkpoint and exports what the uninterrupted run did', async (t) => {
     const { id } = await client.submitFolder('fashion', data, jobConfig);
     let killed: string | undefined;
+    let killedAt = 0;
+    let killedEpoch = 0;
     const events = await followToEnd(id, (event) => {
       if (!killed && event.type === 'epoch' && (event.record.epoch as number) >= 3) {
         killed = event.worker;
+        killedAt = Date.now();
+        killedEpoch = event.record.epoch as number;
         process.kill(pidOf(killed), 'SIGKILL');
       }
     });
@@ -161,6 +165,7 @@ describe('the service: two workers, the job API over HTTP, a serving instance', 
     assert.equal(status.version, 2);
     const epochsAfter = events.slice(events.indexOf(resumedAt)).flatMap((event) => (event.type === 'epoch' ? [event.record.epoch as number] : []));
     assert.ok(epochsAfter.length > 0 && epochsAfter[0] >= 3, `continued from the checkpoint, not from epoch 0: ${epochsAfter.slice(0, 3)}`);
+    t.diagnostic(`killed when epoch ${killedEpoch} (0-based) was reported; taken again ${((Date.parse(resumedAt.at) - killedAt) / 1000).toFixed(1)} s later (lock ${lockSeconds} s); first epoch after the resume: ${epochsAfter[0]}`);
     assert.deepEqual(exportWeights(status.exportDir!), exportWeights(path.join(exportsDir, 'fashion', '1')), 'the same weights as the uninterrupted run');
     await waitFor('the server to switch to version 2', () => (server.versions.newestVersion === 2 ? true : undefined), 30_000);
   });
