@@ -1,5 +1,6 @@
 import 'reflect-metadata';
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -10,6 +11,22 @@ import { silentLogger } from '../../src/logger';
 import { startJobApi, type RunningJobApi } from '../../src/service/start-job-api';
 import { startRedis, type TestRedis } from '../helpers/redis-server';
 import { copySample, temporaryDir } from '../helpers/sample-data';
+
+const repoRoot = path.resolve(__dirname, '..', '..', '..');
+const cleanEnv = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FINETUNE_') && name !== 'NODE_ENV'));
+
+/** Runs the CLI without blocking this process (the API answering it lives here). */
+function finetune(args: string[], env: Record<string, string> = {}): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(repoRoot, 'bin', 'finetune.js'), ...args], { cwd: repoRoot, env: { ...cleanEnv, ...env } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (chunk) => (stdout += chunk));
+    child.stderr.on('data', (chunk) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
+}
 
 describe('job API: bearer token, data roots and uploaded archives', () => {
   let redis: TestRedis;
@@ -137,5 +154,22 @@ describe('job API: bearer token, data roots and uploaded archives', () => {
     const status = (await (await fetch(`${api.url}/v1/jobs/${id}`, { headers: { authorization: `Bearer ${token}` } })).json()) as { dataDir: string };
     assert.equal(status.dataDir, fs.realpathSync(path.join(jobsDir, id, 'data', 'data')));
     assert.deepEqual(fs.readdirSync(status.dataDir).sort(), fs.readdirSync(path.join(source, 'data')).sort());
+  });
+
+  test('finetune submit packs a folder and uploads it; finetune jobs shows the job; a wrong token exits 2', async () => {
+    const folder = copySample({ classes: 2, perClass: 5 });
+    const submitted = await finetune(['submit', '--upload', folder, '--name', 'from-cli', '--epochs', '3', '--api', api.url, '--json'], { FINETUNE_SERVICE_TOKEN: token });
+    assert.equal(submitted.status, 0, submitted.stderr);
+    const { id } = JSON.parse(submitted.stdout) as { id: string };
+    const shown = await finetune(['jobs', id, '--api', api.url, '--json'], { FINETUNE_SERVICE_TOKEN: token });
+    assert.equal(shown.status, 0, shown.stderr);
+    const status = JSON.parse(shown.stdout) as { name: string; state: string; config: Record<string, string>; dataDir: string };
+    assert.equal(status.name, 'from-cli');
+    assert.equal(status.state, 'waiting');
+    assert.deepEqual(status.config, { 'train.epochs': '3' });
+    assert.deepEqual(fs.readdirSync(status.dataDir).sort(), fs.readdirSync(folder).sort());
+    const refused = await finetune(['jobs', '--api', api.url], { FINETUNE_SERVICE_TOKEN: 'not-the-token-at-all' });
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /401: Missing or wrong bearer token/);
   });
 });
