@@ -7,9 +7,11 @@ import { after, before, describe, test } from 'node:test';
 import { loadConfig } from '../../src/config/load-config';
 import { createContainer } from '../../src/container/container';
 import { silentLogger } from '../../src/logger';
+import { Queue } from 'bullmq';
 import { ModelServer, type RunningServer } from '../../src/serve/model-server';
 import { JobClient } from '../../src/service/job-client';
 import type { JobEvent } from '../../src/service/job-events';
+import { queueNames } from '../../src/service/redis-connection';
 import { startJobApi, type RunningJobApi } from '../../src/service/start-job-api';
 import { startRedis, type TestRedis } from '../helpers/redis-server';
 import { copySample, temporaryDir } from '../helpers/sample-data';
@@ -52,6 +54,7 @@ describe('the service: two workers, the job API over HTTP, a serving instance', 
   let data: string;
   let exportsDir: string;
   const workers: WorkerProcess[] = [];
+  let workerFlags: string[] = [];
   const token = 'test-token-0123456789abcdef';
 
   const startWorker = (flags: string[]): WorkerProcess => {
@@ -95,7 +98,8 @@ describe('the service: two workers, the job API over HTTP, a serving instance', 
       'token-file': tokenFile,
       'api-port': '0',
     };
-    for (let i = 0; i < 2; i++) startWorker(['--env', 'test', ...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value])]);
+    workerFlags = ['--env', 'test', ...Object.entries(flags).flatMap(([flag, value]) => [`--${flag}`, value])];
+    for (let i = 0; i < 2; i++) startWorker(workerFlags);
     const sources = { env: 'test', environment: {}, flags };
     api = await startJobApi(loadConfig(sources).values, sources, silentLogger);
     client = new JobClient(api.url, token);
@@ -202,5 +206,37 @@ describe('the service: two workers, the job API over HTTP, a serving instance', 
     const events = await followToEnd(id);
     assert.equal(events.at(-1)?.type, 'failed', 'a worker took the job after redis came back');
     assert.ok(events.some((event) => event.type === 'started'));
+  });
+
+  test('a worker killed while it extracts a shard: the shard is redone by another and the job completes', async () => {
+    const fresh = startWorker(workerFlags);
+    await waitFor('the new worker', () => (fresh.stderr().includes('taking jobs') ? true : undefined), 120_000);
+    const survivors = workers.filter((w) => w.child.exitCode === null && w.child.signalCode === null);
+    assert.equal(survivors.length, 2, workerLogs());
+    const shardQueue = new Queue(queueNames.shard, { connection: { host: '127.0.0.1', port: redis.port } });
+    try {
+      // 48x48: other cache keys than the jobs above, so every shard computes.
+      const { id } = await client.submitFolder('fashion', data, { ...jobConfig, 'preprocess.imageSize': 48 });
+      const victim = survivors.find((w) => w !== fresh)!;
+      // Both workers hold a shard (concurrency 1 each): kill the older one.
+      const held = await waitFor('both workers to hold a shard', async () => {
+        const active = await shardQueue.getActive();
+        return active.length >= 2 ? active.map((job) => job.id) : undefined;
+      }, 120_000);
+      victim.child.kill('SIGKILL');
+      const events = await followToEnd(id);
+      assert.equal(events.at(-1)?.type, 'completed', `${JSON.stringify(events.filter((e) => e.type !== 'progress').slice(-5))}\n${workerLogs()}`);
+      const shards = events.filter((event): event is Extract<JobEvent, { type: 'shard' }> => event.type === 'shard');
+      assert.deepEqual([...new Set(shards.map((s) => s.index))].sort((a, b) => a - b), [...Array(10).keys()], 'every shard done');
+      const heldShards = shards.filter((s) => held.includes(`${id}-shard-${s.index}`));
+      assert.deepEqual(
+        heldShards.map((s) => s.worker?.endsWith(`:${fresh.child.pid}`)),
+        [true, true],
+        `the killed worker's shard was redone by the other: held ${held}, ${JSON.stringify(shards.map((s) => [s.index, s.worker]))}`,
+      );
+      assert.equal((await client.status(id)).features?.computed, 0);
+    } finally {
+      await shardQueue.close();
+    }
   });
 });
