@@ -62,6 +62,7 @@ export class RunPreparation {
 
     const base = await this.baseLoader.load(config.base.id);
     timings.base_s = seconds(started);
+    Object.assign(timings, base.timings);
     try {
       const imageSize = config.preprocess.imageSize || base.inputSize;
       if (base.network.kind === 'graph' && imageSize !== base.inputSize) {

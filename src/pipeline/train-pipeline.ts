@@ -209,7 +209,7 @@ export class TrainPipeline {
           name,
           labels: dataset.labels,
           input,
-          base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
+          base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange, ...(base.twinOf ? { hubPath: base.twinOf.hubPath, twin: base.twinOf.note } : {}) },
           plan,
           metrics,
           training: { phases: trained.phases },
