@@ -12,6 +12,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mobileNetLayout, type ConvStep } from '../../src/models/hub-mobilenet-architecture';
+import { seededRandom } from '../../src/train/seeded-random';
 
 interface NodeJson {
   name: string;
@@ -33,16 +34,9 @@ const b64 = (text: string) => Buffer.from(text).toString('base64');
 const ints = (values: number[]) => ({ list: { i: values.map(String) } });
 const float = { type: 'DT_FLOAT' };
 
-/** mulberry32, centred and scaled to unit variance: the same weights for the same seed. */
+/** Seeded noise of mean 0 and variance 1: the same weights for the same seed. */
 function unitNoise(seed: number): () => number {
-  let state = seed >>> 0;
-  const uniform = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const uniform = seededRandom(seed);
   return () => (uniform() - 0.5) * Math.sqrt(12);
 }
 

@@ -12,7 +12,7 @@ import { mobileNetLayout } from '../../src/models/hub-mobilenet-architecture';
 import { HubMobileNetSource, parseHubMobileNetId } from '../../src/models/hub-mobilenet-source';
 import { buildTwinFromGraph } from '../../src/models/hub-mobilenet-twin';
 import { ioHandlerFor, readModelFiles, type ModelFiles } from '../../src/models/model-files';
-import { segmentBetween, boundaryBelowTopBlocks } from '../../src/models/network-surgery';
+import { blockNumbers, boundaryBelowTopBlocks, segmentBetween } from '../../src/models/network-surgery';
 import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
 import { hubMobileNetGraph, serveLoopbackHub, type HubFixture, type LoopbackHub } from '../helpers/hub-graph-fixture';
 import { sampleDir, temporaryDir } from '../helpers/sample-data';
@@ -170,6 +170,16 @@ describe('a hub-format GraphModel served by a loopback TF Hub becomes its twin',
 });
 
 describe('fine-tuning a twin runs on the project training kernels', () => {
+  test("a v1 twin's blocks are numbered as TF-slim's Conv2d_<n> scopes, so top and deep policies find their boundary", () => {
+    const { model } = twinOf('mobilenet_v1_0.25', 64);
+    try {
+      assert.deepEqual(blockNumbers(model), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13]);
+      assert.deepEqual(boundaryBelowTopBlocks(model, 3), { boundary: 'Conv2d_10_pointwise_Relu6', firstBlock: 11 });
+    } finally {
+      model.dispose();
+    }
+  });
+
   test("the top blocks' gradients on wasm take the fast kernels, for every kernel and bias", async () => {
     const { model } = twinOf('mobilenet_v2_0.50', 64);
     const { boundary } = boundaryBelowTopBlocks(model, 2);
