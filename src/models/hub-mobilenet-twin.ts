@@ -26,6 +26,7 @@ export function twinHeadNames(version: 1 | 2) {
 
 const convOps = new Set(['Conv2D', '_FusedConv2D', 'FusedConv2D']);
 const depthwiseOps = new Set(['DepthwiseConv2dNative', 'FusedDepthwiseConv2dNative']);
+const batchNormOps = ['FusedBatchNorm', 'FusedBatchNormV3'];
 
 interface FoundConv {
   node: GraphNode;
@@ -42,6 +43,8 @@ interface FoundConv {
 class GraphIndex {
   private readonly convNodes: { node: GraphNode; relative: string }[] = [];
   private readonly consumers = new Map<string, GraphNode[]>();
+  /** Tensors computed here (folded weights), freed with the graph's constants. */
+  readonly owned: tf.Tensor[] = [];
 
   constructor(
     private readonly graph: GraphContents,
@@ -71,7 +74,7 @@ class GraphIndex {
     }
     const node = found[0];
     const [, kernelName, fusedArg] = dataInputs(node);
-    const kernel = this.constant(kernelName, `the weights of ${node.name}`);
+    let kernel = this.constant(kernelName, `the weights of ${node.name}`);
     const strides = intListAttr(node, 'strides');
     if (strides.length === 4 && (strides[1] !== step.stride || strides[2] !== step.stride)) {
       throw new DataError(`${node.name} has strides [${strides.join(', ')}], expected ${step.stride}`);
@@ -84,15 +87,36 @@ class GraphIndex {
     if (fused.includes('BiasAdd')) {
       bias = this.constant(fusedArg, `the bias of ${node.name}`);
     } else {
-      output = this.onlyConsumer(node, ['BiasAdd', 'Add', 'AddV2']);
-      const biasName = dataInputs(output).find((input) => input !== node.name);
-      bias = this.constant(biasName, `the bias added after ${node.name}`);
+      output = this.onlyConsumer(node, ['BiasAdd', 'Add', 'AddV2', ...batchNormOps]);
+      if (batchNormOps.includes(output.op)) {
+        ({ kernel, bias } = this.foldBatchNorm(output, kernel, step.kind === 'depthwise'));
+      } else {
+        const biasName = dataInputs(output).find((input) => input !== node.name);
+        bias = this.constant(biasName, `the bias added after ${node.name}`);
+      }
     }
     const relu6 = fused.includes('Relu6') || (this.consumers.get(output.name) ?? []).some((consumer) => consumer.op === 'Relu6');
     const otherActivation = fused.find((op) => op !== 'BiasAdd' && op !== 'Relu6');
     if (otherActivation) throw new DataError(`${node.name} applies ${otherActivation}, expected ${step.relu6 ? 'Relu6' : 'no activation'}`);
     if (relu6 !== step.relu6) throw new DataError(`${node.name} is ${relu6 ? '' : 'not '}followed by Relu6, expected the opposite`);
     return { node, kernel, bias, relu6 };
+  }
+
+  /**
+   * A batch norm the converter left in place, folded as the converter would have: the kernel scaled per
+   * output channel by gamma / sqrt(variance + epsilon), the bias beta - mean * that scale.
+   */
+  private foldBatchNorm(batchNorm: GraphNode, kernel: tf.Tensor, depthwise: boolean): { kernel: tf.Tensor; bias: tf.Tensor } {
+    const [, gamma, beta, mean, variance] = dataInputs(batchNorm).map((name, i) => (i === 0 ? undefined : this.constant(name, `input ${i} of ${batchNorm.name}`)));
+    const epsilon = batchNorm.attr?.epsilon?.f ?? 0.001;
+    const folded = tf.tidy(() => {
+      const scale = tf.div(gamma!, tf.sqrt(tf.add(variance!, epsilon)));
+      // Output channels are the last axis of a conv kernel [h, w, in, out], the third of a depthwise one [h, w, in, 1].
+      const perChannel = depthwise ? scale.reshape([1, 1, -1, 1]) : scale.reshape([1, 1, 1, -1]);
+      return { kernel: tf.mul(kernel, perChannel), bias: tf.sub(beta!, tf.mul(mean!, scale)) };
+    });
+    this.owned.push(folded.kernel, folded.bias);
+    return folded;
   }
 
   private onlyConsumer(node: GraphNode, ops: string[]): GraphNode {
@@ -153,15 +177,17 @@ export interface TwinOfGraph {
 /**
  * Rebuilds a TF Hub MobileNet GraphModel as a LayersModel of standard Keras layers and loads the graph's
  * weights into it. The converter folded batch norm into the convolutions, so the twin has convolutions
- * with bias and no batch norm; each ReLU6 is its own layer (so features can be tapped after it).
+ * with bias and no batch norm (a batch norm left unfolded in the graph is folded here the same way);
+ * each ReLU6 is its own layer (so features can be tapped after it).
  * Throws DataError when the graph does not have the layout's shape.
  */
 export function buildTwinFromGraph(layout: MobileNetLayout, files: ModelFiles, inputSize: number): TwinOfGraph {
   const graph = readGraphContents(files);
+  const index = new GraphIndex(graph, layout.scope);
   try {
-    return assembleTwin(layout, new GraphIndex(graph, layout.scope), inputSize);
+    return assembleTwin(layout, index, inputSize);
   } finally {
-    tf.dispose(graph.constants);
+    tf.dispose([graph.constants, index.owned]);
   }
 }
 

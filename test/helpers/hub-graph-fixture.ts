@@ -81,15 +81,38 @@ class GraphWriter {
     const name = depthwise ? `${opScope}/depthwise` : step.relu6 ? `${opScope}/Relu6` : `${opScope}/BatchNorm/FusedBatchNorm`;
     const fused = step.relu6 ? ['BiasAdd', 'Relu6'] : ['BiasAdd'];
     return this.node(name, depthwise ? 'FusedDepthwiseConv2dNative' : '_FusedConv2D', [input, kernel, bias], {
-      strides: ints([1, step.stride, step.stride, 1]),
-      padding: { s: b64('SAME') },
-      data_format: { s: b64('NHWC') },
-      dilations: ints([1, 1, 1, 1]),
+      ...convAttrs(step.stride),
       fused_ops: { list: { s: fused.map(b64) } },
       num_args: { i: '1' },
       ...(depthwise ? {} : { epsilon: { f: 0 } }),
     });
   }
+
+  /** The same convolution before the converter's folding: Conv2D, FusedBatchNormV3 with its statistics, Relu6. */
+  unfoldedConv(step: ConvStep, opScope: string, input: string, inChannels: number): string {
+    const depthwise = step.kind === 'depthwise';
+    const fanIn = step.kernel * step.kernel * (depthwise ? 1 : inChannels);
+    const gain = step.relu6 ? Math.SQRT2 : 0.7;
+    const kernel = this.constant(`${opScope}/${depthwise ? 'depthwise_weights' : 'weights'}`, [step.kernel, step.kernel, inChannels, depthwise ? 1 : step.filters], gain / Math.sqrt(fanIn));
+    const conv = this.node(`${opScope}/${depthwise ? 'depthwise' : 'Conv2D'}`, depthwise ? 'DepthwiseConv2dNative' : 'Conv2D', [input, kernel], convAttrs(step.stride));
+    const statistics = [
+      this.constant(`${opScope}/BatchNorm/gamma`, [step.filters], 0.1, 1),
+      this.constant(`${opScope}/BatchNorm/beta`, [step.filters], 0.1, step.relu6 ? 0.2 : 0),
+      this.constant(`${opScope}/BatchNorm/moving_mean`, [step.filters], 0.1),
+      this.constant(`${opScope}/BatchNorm/moving_variance`, [step.filters], 0.1, 1),
+    ];
+    const normalized = this.node(`${opScope}/BatchNorm/FusedBatchNormV3`, 'FusedBatchNormV3', [conv, ...statistics], {
+      epsilon: { f: 0.001 },
+      is_training: { b: false },
+      data_format: { s: b64('NHWC') },
+      U: float,
+    });
+    return step.relu6 ? this.node(`${opScope}/Relu6`, 'Relu6', [normalized]) : normalized;
+  }
+}
+
+function convAttrs(stride: number): Record<string, unknown> {
+  return { strides: ints([1, stride, stride, 1]), padding: { s: b64('SAME') }, data_format: { s: b64('NHWC') }, dilations: ints([1, 1, 1, 1]) };
 }
 
 export interface HubFixtureOptions {
@@ -98,6 +121,8 @@ export interface HubFixtureOptions {
   /** Input side; TF Hub's are 224. Smaller sizes keep tests fast (v2's AvgPool window follows). */
   imageSize?: number;
   seed?: number;
+  /** Batch norm left as its own op (a graph the converter did not optimize), instead of folded into each convolution. */
+  unfoldedBatchNorm?: boolean;
 }
 
 export interface HubFixture {
@@ -109,7 +134,7 @@ export interface HubFixture {
 
 /** A hub-format MobileNet GraphModel with random weights of the real shapes. */
 export function hubMobileNetGraph(options: HubFixtureOptions): HubFixture {
-  const { version, alpha, imageSize = 224, seed = 12 } = options;
+  const { version, alpha, imageSize = 224, seed = 12, unfoldedBatchNorm = false } = options;
   const layout = mobileNetLayout(version, alpha);
   const net = `${prefix}${layout.scope}`;
   // TF-slim's v1 ops live in MobilenetV1/MobilenetV1/..., v2's in MobilenetV2/...
@@ -125,7 +150,7 @@ export function hubMobileNetGraph(options: HubFixtureOptions): HubFixture {
   let blockInput = x;
   for (const step of layout.steps) {
     if (step.scope.endsWith('/expand')) blockInput = x;
-    x = writer.conv(step, `${opRoot}/${step.scope}`, x, channels);
+    x = unfoldedBatchNorm ? writer.unfoldedConv(step, `${opRoot}/${step.scope}`, x, channels) : writer.conv(step, `${opRoot}/${step.scope}`, x, channels);
     if (step.residualAdd) x = writer.node(`${opRoot}/${step.residualAdd}`, 'AddV2', [blockInput, x]);
     channels = step.filters;
   }
