@@ -8,11 +8,14 @@ import { after, before, describe, test } from 'node:test';
 import { registerTrainingKernels, resetTrainingKernelStats, restoreStockKernels, trainingKernelStats } from '../../src/backend/training-kernels';
 import type { FinetuneConfig } from '../../src/config/schema';
 import { silentLogger, type Logger } from '../../src/logger';
+import type { BaseModel } from '../../src/models/base-model';
 import { mobileNetLayout } from '../../src/models/hub-mobilenet-architecture';
 import { HubMobileNetSource, parseHubMobileNetId } from '../../src/models/hub-mobilenet-source';
 import { buildTwinFromGraph } from '../../src/models/hub-mobilenet-twin';
 import { ioHandlerFor, readModelFiles, type ModelFiles } from '../../src/models/model-files';
 import { blockNumbers, boundaryBelowTopBlocks, segmentBetween } from '../../src/models/network-surgery';
+import { chooseFreezeBoundary } from '../../src/policy/plan';
+import type { Similarity } from '../../src/policy/similarity';
 import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
 import { hubMobileNetGraph, serveLoopbackHub, type HubFixture, type LoopbackHub } from '../helpers/hub-graph-fixture';
 import { sampleDir, temporaryDir } from '../helpers/sample-data';
@@ -196,6 +199,30 @@ describe('a hub-format GraphModel served by a loopback TF Hub becomes its twin',
 });
 
 describe('fine-tuning a twin runs on the project training kernels', () => {
+  test('deep fine-tuning of a twin reaches down to the block where features stopped transferring', () => {
+    const { model } = twinOf('mobilenet_v2_0.50', 64);
+    const base: BaseModel = {
+      id: 'mobilenet_v2_0.50',
+      source: 'fixture',
+      sha256: 'f'.repeat(64),
+      inputSize: 224,
+      inputRange: [0, 1],
+      network: { kind: 'layers', model },
+      lastFeatureLayer: 'Conv_1_Relu6',
+      candidateLayers: [],
+      dispose: () => model.dispose(),
+    };
+    try {
+      const similarity: Similarity = { category: 'different', scores: [], best: 'expanded_conv_10_expand_Relu6', reason: 'measured' };
+      const boundary = chooseFreezeBoundary({ base, requestedPolicy: 'auto', size: 'large', similarity, cutLayer: '', topBlocks: 2, deepBlocks: 12, headLayers: ['head'] });
+      assert.equal(boundary.policy, 'deep');
+      assert.deepEqual(boundary.fineTune, { until: 'Conv_1_Relu6', blocks: 7 });
+      assert.equal(boundary.cutLayer, 'expanded_conv_9_add');
+    } finally {
+      base.dispose();
+    }
+  });
+
   test("a v1 twin's blocks are numbered as TF-slim's Conv2d_<n> scopes, so top and deep policies find their boundary", () => {
     const { model } = twinOf('mobilenet_v1_0.25', 64);
     try {
