@@ -704,7 +704,7 @@ export const configSchema = {
     },
     lockSeconds: {
       doc: "How long a worker's claim on a job lasts without renewal: a worker that dies (kill -9, lost machine) gives its job to another after about this long.",
-      format: 'positive-integer',
+      format: 'positive-seconds',
       default: 30,
       env: 'FINETUNE_SERVICE_LOCK_SECONDS',
       arg: 'lock-seconds',
