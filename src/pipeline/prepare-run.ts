@@ -77,6 +77,7 @@ export class RunPreparation {
         cutLayer: config.policy.cutLayer,
         topBlocks: config.policy.topBlocks,
         deepBlocks: config.policy.deepBlocks,
+        fineTuneTo: config.policy.fineTuneTo,
         headLayers: headLayerNames(config.train.hiddenUnits),
         requestedPooling: config.policy.pooling,
         gridMinImagesPerClass: config.policy.gridMinImagesPerClass,

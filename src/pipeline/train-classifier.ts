@@ -3,9 +3,12 @@ import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Progress, ProgressTask } from '../progress';
+import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
+import { abandonReason } from '../train/early-abandon';
 import { fineTuneNetwork } from '../train/fine-tune';
+import { correctPredictions, fineTuneGate, type FineTuneGate } from '../train/fine-tune-gate';
 import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
 import { buildHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
@@ -35,6 +38,8 @@ export interface TrainedClassifier {
   /** The fine-tuned top of the base (shares its layers), when the plan fine-tunes. */
   segment?: tf.LayersModel;
   phases: TrainingPhase[];
+  /** When the plan fine-tunes: whether the fine-tuning phase was kept, or the head-only model restored, and why. */
+  fineTuneGate?: FineTuneGate;
   /** Loss and accuracy of the whole trained network on cached inputs. */
   score(data: LabelledData): { loss: number; accuracy: number };
   /** Class probabilities of the whole trained network for each cached input, [examples x classes] row-major. */
@@ -44,11 +49,11 @@ export interface TrainedClassifier {
 const poolingBatch = 64;
 
 /** Pooled outputs of the (frozen) segment, computed in batches so activations never pile up. */
-function pooledThrough(segment: tf.LayersModel, data: LabelledData): LabelledData & { x: tf.Tensor2D } {
+function pooledThrough(segment: tf.LayersModel, data: LabelledData, pooling: Pooling): LabelledData & { x: tf.Tensor2D } {
   const parts: tf.Tensor[] = [];
   for (let start = 0; start < data.labels.length; start += poolingBatch) {
     const size = Math.min(poolingBatch, data.labels.length - start);
-    parts.push(tf.tidy(() => tf.mean(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, [1, 2])));
+    parts.push(tf.tidy(() => poolFeatureMap(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, pooling)));
   }
   const x = tf.concat(parts) as tf.Tensor2D;
   parts.forEach((t) => t.dispose());
@@ -153,8 +158,8 @@ export async function trainClassifier(args: {
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
-  const headInput = segment ? pooledThrough(segment, args.train) : (args.train as LabelledData & { x: tf.Tensor2D });
-  const headVal = segment && args.val ? pooledThrough(segment, args.val) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
   const head = buildHead({
     numFeatures: headInput.x.shape[1],
     numClasses,
@@ -165,6 +170,7 @@ export async function trainClassifier(args: {
     seed: config.train.seed,
   });
   const phases: TrainingPhase[] = [];
+  let headOnlyCorrect: boolean[] | undefined;
   // Features of different depths and channels differ in scale by orders of magnitude: the head
   // learns on standardized features, and the standardization is then folded into its weights.
   const stats = featureStatistics(headInput.x);
@@ -184,6 +190,9 @@ export async function trainClassifier(args: {
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
     foldStandardization(head, stats);
+    if (segment && headVal && headVal.labels.length > 0) {
+      headOnlyCorrect = correctPredictions((await predictInBatches((x) => head.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels);
+    }
   } finally {
     task?.stop();
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
@@ -202,8 +211,21 @@ export async function trainClassifier(args: {
     };
   }
 
-  const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
+  if (!headOnlyCorrect || !args.val) {
+    logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
+    const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, pooling: plan.pooling });
+    return networkClassifier(head, segment, network.predict, phases, numClasses);
+  }
+  const network = fineTuneNetwork({
+    segment,
+    head,
+    baseRateMultiplier: config.train.baseRateMultiplier,
+    trainBatchNorm: config.train.trainBatchNorm,
+    pooling: plan.pooling,
+  });
   assertFiniteInputs(args.train.x, 'training');
+  const headOnly = { accuracy: headOnlyCorrect.filter(Boolean).length / headOnlyCorrect.length, n: headOnlyCorrect.length };
+  let abandoned: FineTuneGate['abandoned'];
   const fineTuneOptions: FitOptions = {
     ...fitOptions,
     ...checkpoint('fine-tune'),
@@ -212,20 +234,46 @@ export async function trainClassifier(args: {
     evaluationBatchSize: poolingBatch,
     onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
     onBatch,
+    stopWhen: (history) => {
+      const reason = abandonReason(history, headOnly);
+      if (reason) abandoned = { epoch: history.length - 1, reason };
+      return reason !== undefined;
+    },
   };
-  startPhase('fine-tune', config.train.fineTuneEpochs);
-  let fineTuneResult;
+  const headOnlyWeights = [...segment.getWeights(), ...head.getWeights()].map((w) => w.clone());
+  let gate: FineTuneGate;
   try {
-    fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+    startPhase('fine-tune', config.train.fineTuneEpochs);
+    let fineTuneResult;
+    try {
+      fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+    } finally {
+      task?.stop();
+    }
+    phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
+    const fineTunedCorrect = correctPredictions((await predictInBatches(network.predict, args.val.x, poolingBatch)).values, args.val.labels);
+    gate = fineTuneGate(headOnlyCorrect, fineTunedCorrect, abandoned);
+    if (!gate.kept) network.weights.setWeights(headOnlyWeights);
   } finally {
-    task?.stop();
+    tf.dispose(headOnlyWeights);
   }
-  phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
+  logger.info(gate.reason);
+  return { ...networkClassifier(head, segment, network.predict, phases, numClasses), fineTuneGate: gate };
+}
+
+/** The classifier whose predictions run the (fine-tuned or pretrained) segment, pooling and the head. */
+function networkClassifier(
+  head: tf.Sequential,
+  segment: tf.LayersModel,
+  predict: (x: tf.Tensor) => tf.Tensor2D,
+  phases: TrainingPhase[],
+  numClasses: number,
+): TrainedClassifier {
   return {
     head,
     segment,
     phases,
-    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
-    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
+    score: (data) => evaluateNetwork(predict, data, numClasses, poolingBatch),
+    probabilities: async (x) => (await predictInBatches(predict, x, poolingBatch)).values,
   };
 }

@@ -16,7 +16,7 @@ import { createFrozenRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
 import { releaseWeights } from '../models/release-weights';
 import { packageRoot } from '../package-root';
-import type { Plan } from '../policy/plan';
+import { withFineTuneGate, type Plan } from '../policy/plan';
 import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
@@ -98,7 +98,8 @@ export class TrainPipeline {
     }
     const resumeHint = `Resume with: finetune train --resume ${run.id}${path.resolve(config.runs.dir) === path.resolve('models/runs') ? '' : ` --runs-dir ${config.runs.dir}`}`;
     const prepared = await this.preparation.prepare(dataDir);
-    const { base, dataset, plan, decode, keyParts, backend } = prepared;
+    const { base, dataset, decode, keyParts, backend } = prepared;
+    let plan = prepared.plan;
     const timings = { ...prepared.timings };
     logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
     const runner = plan.fineTune
@@ -150,6 +151,7 @@ export class TrainPipeline {
         throw error;
       }
       timings.train_s = seconds(started);
+      plan = withFineTuneGate(plan, trained.fineTuneGate);
       timings.train_img_per_s = trained.phases.at(-1)!.imagesPerSecond;
 
       const scorer = trained;

@@ -42,6 +42,8 @@ export interface FitOptions {
   /** Examples per inference batch when scoring (bounds memory for large activations). */
   evaluationBatchSize?: number;
   onEpoch?: (log: EpochLog) => void;
+  /** Asked after every epoch with the history so far (resumed epochs included): true stops training, the best weights restored. */
+  stopWhen?: (history: EpochLog[]) => boolean;
   /** Called after every training batch, counted from 1 within the epoch. */
   onBatch?: (epoch: number, batch: number, batchesPerEpoch: number) => void;
   /** Defaults to Adam. */
@@ -353,6 +355,7 @@ export async function fit(
       history.push(log);
       const monitored = log.valLoss ?? log.loss;
       if (earlyStopping.update(epoch, monitored)) stoppedEarly = epoch < options.epochs - 1;
+      if (!stoppedEarly && options.stopWhen?.(history)) stoppedEarly = epoch < options.epochs - 1;
       const epochWarnings: TrainingWarning[] = [];
       if (plateau?.update(monitored)) {
         rateReductions.push({ epoch, multiplier: plateau.multiplier });
