@@ -158,6 +158,8 @@ export async function trainClassifier(args: {
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
+  // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
+  segment?.layers.forEach((layer) => (layer.trainable = true));
   const headInput = segment ? pooledThrough(segment, args.train, plan.pooling) : (args.train as LabelledData & { x: tf.Tensor2D });
   const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
   const head = buildHead({

@@ -88,7 +88,8 @@ function blocksFrom(model: tf.LayersModel, layer: string): number | undefined {
 function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: string): string[] {
   const start = model.layers.findIndex((layer) => layer.name === boundary) + 1;
   const end = model.layers.findIndex((layer) => layer.name === until);
-  return model.layers.slice(start, end + 1).filter((layer) => layer.trainableWeights.length > 0).map((layer) => layer.name);
+  // Every layer with weights: the fine-tuned segment unfreezes the ones its authors had frozen.
+  return model.layers.slice(start, end + 1).filter((layer) => layer.weights.length > 0).map((layer) => layer.name);
 }
 
 /**
@@ -118,11 +119,30 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
     );
     if (policy === 'intermediate') measuredCut = similarity.best;
     if (policy === 'deep' && base.network.kind === 'layers') {
-      const needed = blocksFrom(base.network.model, similarity.best!) ?? inputs.topBlocks;
-      deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
-      if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+      const model = base.network.model;
       const best = similarity.best!;
-      if (inputs.fineTuneTo !== 'top' && best !== base.lastFeatureLayer && blockOfLayer(best) !== undefined) peak = best;
+      const needed = blocksFrom(model, best) ?? inputs.topBlocks;
+      deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
+      const peakBlock = blockOfLayer(best);
+      if (inputs.fineTuneTo === 'top' || best === base.lastFeatureLayer || peakBlock === undefined) {
+        if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+      } else {
+        // The same number of blocks unfreezes, ending at the peak, never below the floor policy.deepBlocks sets.
+        const all = blockNumbers(model);
+        const floor = all[Math.max(all.length - inputs.deepBlocks, 0)];
+        const belowPeak = all.filter((n) => n >= floor && n <= peakBlock).length;
+        if (belowPeak === 0) {
+          policy = 'intermediate';
+          measuredCut = best;
+          reasons.push(
+            `Transfer peaks at ${best}, below the floor of policy.deepBlocks=${inputs.deepBlocks} (block_${floor}): nothing there may unfreeze, ` +
+              `so the base stays frozen and the head reads ${best}, as under intermediate.`,
+          );
+        } else {
+          peak = best;
+          deepBlocks = Math.min(deepBlocks, belowPeak);
+        }
+      }
     }
   } else if (inputs.requestedPolicy === 'auto') {
     policy = base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head';
@@ -138,10 +158,8 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
 
   if (policy === 'top' || policy === 'deep') {
     const model = (base.network as { model: tf.LayersModel }).model;
-    const peakBlock = peak === undefined ? undefined : blockOfLayer(peak);
-    const available = blockNumbers(model).filter((n) => peakBlock === undefined || n <= peakBlock).length;
-    const blocks = Math.min(policy === 'top' ? inputs.topBlocks : deepBlocks, available);
-    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peakBlock);
+    const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
+    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOfLayer(peak));
     const until = peak ?? base.lastFeatureLayer;
     if (peak) {
       reasons.push(

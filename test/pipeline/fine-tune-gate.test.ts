@@ -1,0 +1,122 @@
+import * as tf from '@tensorflow/tfjs';
+import { chooseBackend } from '../../src/backend/choose-backend';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import type { BaseModel } from '../../src/models/base-model';
+import { segmentBetween } from '../../src/models/network-surgery';
+import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
+import { trainClassifier } from '../../src/pipeline/train-classifier';
+import { makePlan, type Plan } from '../../src/policy/plan';
+import { silentLogger } from '../../src/logger';
+import type { LabelledData } from '../../src/train/fit';
+import { seededRandom } from '../../src/train/seeded-random';
+import { testConfig } from '../helpers/pipeline';
+
+/**
+ * Cached activations of block_15_add for 64x64 images ([n, 2, 2, 160]), two classes told apart by
+ * which half of the first 80 channels is raised: the real block_16 and Conv_1 of MobileNetV2 are
+ * fine-tuned on them, so every phase is real training, in seconds.
+ */
+function activations(n: number, seed: number): LabelledData {
+  const random = seededRandom(seed);
+  const values = new Float32Array(n * 2 * 2 * 160);
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const label = i % 2;
+    labels.push(label);
+    for (let cell = 0; cell < 4; cell++) {
+      for (let c = 0; c < 160; c++) {
+        const raised = c < 80 && Math.floor(c / 40) === label;
+        values[(i * 4 + cell) * 160 + c] = Math.abs(random() * 2 - 1) + (raised ? 4 : 0);
+      }
+    }
+  }
+  return { x: tf.tensor4d(values, [n, 2, 2, 160]), labels };
+}
+
+function bitsOf(model: tf.LayersModel): string[] {
+  return model.getWeights().map((w) => Buffer.from((w.dataSync() as Float32Array).buffer).toString('base64'));
+}
+
+describe('trainClassifier: fine-tuning must earn its place', () => {
+  let base: BaseModel;
+  let plan: Plan;
+  let train: LabelledData;
+  let val: LabelledData;
+  let pretrained: string[];
+
+  before(async () => {
+    await chooseBackend('wasm');
+    base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
+    plan = makePlan({
+      base,
+      requestedPolicy: 'top',
+      cutLayer: '',
+      topBlocks: 1,
+      deepBlocks: 8,
+      perClass: { a: 60, b: 60 },
+      largeMinImages: 100,
+      largeMinImagesPerClass: 10,
+      headLayers: ['head_probabilities'],
+    });
+    assert.equal(plan.cutLayer, 'block_15_add');
+    pretrained = bitsOf(segmentBetween((base.network as { model: tf.LayersModel }).model, 'block_15_add', 'out_relu', [2, 2, 160]));
+    train = activations(80, 1);
+    val = activations(40, 2);
+  });
+  after(() => {
+    tf.dispose([train.x, val.x]);
+    base.dispose();
+  });
+
+  const run = async (flags: Record<string, string>) => {
+    const model = (base.network as { model: tf.LayersModel }).model;
+    // Each run starts from the pretrained weights (the segment shares the base's layers).
+    const original = model.getWeights().map((w) => w.clone());
+    try {
+      const trained = await trainClassifier({ plan, baseModel: model, train, val, numClasses: 2, config: testConfig({ 'batch-size': '16', ...flags }), logger: silentLogger });
+      // Scored before the base's weights are put back.
+      return { trained, segmentBits: bitsOf(trained.segment!), valAccuracy: trained.score(val).accuracy };
+    } finally {
+      model.setWeights(original);
+      tf.dispose(original);
+    }
+  };
+
+  it('keeps the fine-tuning phase when it beats the head-only model by more than a standard error', async () => {
+    // A short, slow head phase (two epochs at rate 1e-4) leaves the head-only model weak; fine-tuning then learns the classes.
+    const { trained, segmentBits, valAccuracy } = await run({ epochs: '2', 'learning-rate': '0.0001', 'fine-tune-epochs': '6', 'fine-tune-learning-rate': '0.001' });
+    const gate = trained.fineTuneGate!;
+    assert.equal(gate.kept, true, gate.reason);
+    assert.ok(gate.difference > gate.standardError, gate.reason);
+    assert.ok(gate.fineTunedAccuracy >= 0.9, gate.reason);
+    assert.equal(valAccuracy, gate.fineTunedAccuracy, 'the classifier returned is the fine-tuned one');
+    assert.notDeepEqual(segmentBits, pretrained, 'the fine-tuned blocks are kept');
+  });
+
+  it('drops a fine-tuning phase that does not beat the head-only model: the pretrained blocks and the head-only head come back', async () => {
+    // A rate so small that fine-tuning changes weights but no prediction: a tie, which is not "more than the noise".
+    const { trained, segmentBits, valAccuracy } = await run({ epochs: '20', 'learning-rate': '0.01', 'fine-tune-epochs': '1', 'fine-tune-learning-rate': '0.00001' });
+    const gate = trained.fineTuneGate!;
+    assert.equal(gate.kept, false, gate.reason);
+    assert.equal(gate.abandoned, undefined);
+    assert.equal(gate.difference, 0);
+    assert.match(gate.reason, /head-only model is exported/);
+    assert.deepEqual(segmentBits, pretrained, 'the segment holds the pretrained weights again, bit for bit');
+    assert.equal(valAccuracy, gate.headOnlyAccuracy);
+  });
+
+  it('abandons fine-tuning once it has clearly lost to the head and restores the head-only model', async () => {
+    // A rate that wrecks the network: after two epochs it trails the head by far and no longer improves.
+    const { trained, segmentBits, valAccuracy } = await run({ epochs: '20', 'learning-rate': '0.01', 'fine-tune-epochs': '8', 'fine-tune-learning-rate': '0.5', 'base-rate-multiplier': '1' });
+    const gate = trained.fineTuneGate!;
+    const history = trained.phases.find((phase) => phase.name === 'fine-tune')!.history;
+    assert.ok(gate.abandoned, gate.reason);
+    assert.ok(history.length < 8, `stopped after ${history.length} of 8 epochs`);
+    assert.equal(gate.abandoned.epoch, history.length - 1);
+    assert.equal(gate.kept, false);
+    assert.match(gate.reason, /abandoned after epoch/);
+    assert.deepEqual(segmentBits, pretrained, 'restored');
+    assert.equal(valAccuracy, gate.headOnlyAccuracy);
+  });
+});
