@@ -6,11 +6,16 @@ import type { BaseModel } from '../../src/models/base-model';
 import { segmentBetween } from '../../src/models/network-surgery';
 import { NsfwjsMobileNetSource } from '../../src/models/nsfwjs-mobilenet-source';
 import { trainClassifier } from '../../src/pipeline/train-classifier';
-import { makePlan, type Plan } from '../../src/policy/plan';
+import { exportableClassifier } from '../../src/export/exportable-classifier';
+import { loadExportModel } from '../../src/export/load-export';
+import { createFrozenRunner } from '../../src/features/frozen-runner';
+import { makePlan, withFineTuneGate, type Plan } from '../../src/policy/plan';
+import { judgeSimilarity } from '../../src/policy/similarity';
 import { silentLogger } from '../../src/logger';
 import type { LabelledData } from '../../src/train/fit';
 import { seededRandom } from '../../src/train/seeded-random';
 import { testConfig } from '../helpers/pipeline';
+import { temporaryDir } from '../helpers/sample-data';
 
 /**
  * Cached activations of block_15_add for 64x64 images ([n, 2, 2, 160]), two classes told apart by
@@ -118,5 +123,80 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
     assert.match(gate.reason, /abandoned after epoch/);
     assert.deepEqual(segmentBits, pretrained, 'restored');
     assert.equal(valAccuracy, gate.headOnlyAccuracy);
+  });
+});
+
+/** 64x64 images whose class is the bright half (left or right): where features appear is what tells them apart. */
+function halfBrightImages(n: number, seed: number): { pixels: tf.Tensor4D; labels: number[] } {
+  const random = seededRandom(seed);
+  const values = new Float32Array(n * 64 * 64 * 3);
+  const labels: number[] = [];
+  for (let i = 0; i < n; i++) {
+    labels.push(i % 2);
+    for (let y = 0; y < 64; y++) {
+      for (let x = 0; x < 64; x++) {
+        const bright = (x < 32) === (i % 2 === 0);
+        for (let c = 0; c < 3; c++) values[((i * 64 + y) * 64 + x) * 3 + c] = (bright ? 160 : 40) + random() * 60;
+      }
+    }
+  }
+  return { pixels: tf.tensor4d(values, [n, 64, 64, 3]), labels };
+}
+
+describe('a deep plan where transfer peaks below the top', () => {
+  it('trains and exports a network that ends at the peak, read there over the 2x2 grid the probe preferred', async () => {
+    await chooseBackend('wasm');
+    const base = await new NsfwjsMobileNetSource().load('mobilenet_v2');
+    const layers = ['block_6_expand_relu', 'block_13_expand_relu', 'out_relu'];
+    const similarity = {
+      ...judgeSimilarity(layers.map((layer) => ({ layer, score: layer === 'block_13_expand_relu' ? 1 : 0 })), 0.1, 200),
+      pooling: { layer: 'block_13_expand_relu', average: 0.7, grid: 0.9 },
+    };
+    const plan = makePlan({
+      base,
+      requestedPolicy: 'auto',
+      cutLayer: '',
+      topBlocks: 2,
+      deepBlocks: 8,
+      perClass: { left: 60, right: 60 },
+      largeMinImages: 100,
+      largeMinImagesPerClass: 10,
+      headLayers: ['head_probabilities'],
+      similarity,
+    });
+    assert.deepEqual([plan.policy, plan.pooling, plan.fineTune?.to, plan.fineTune?.until], ['deep', 'grid', 'peak', 'block_13_expand_relu']);
+    const runner = createFrozenRunner(base, plan.cutLayer, 64, { pool: false });
+    const images = { train: halfBrightImages(24, 3), val: halfBrightImages(12, 4) };
+    const train = { x: runner.run(images.train.pixels), labels: images.train.labels };
+    const val = { x: runner.run(images.val.pixels), labels: images.val.labels };
+    try {
+      const trained = await trainClassifier({
+        plan,
+        baseModel: (base.network as { model: tf.LayersModel }).model,
+        train,
+        val,
+        numClasses: 2,
+        config: testConfig({ 'batch-size': '8', epochs: '3', 'fine-tune-epochs': '1' }),
+        logger: silentLogger,
+      });
+      const classifier = exportableClassifier(base, runner, trained.head, withFineTuneGate(plan, trained.fineTuneGate));
+      const dir = temporaryDir('export');
+      await classifier.writeModel(dir);
+      const exported = (await loadExportModel(dir)) as tf.LayersModel;
+      try {
+        const names = exported.layers.map((layer) => layer.name);
+        assert.ok(names.includes('block_13_expand_relu') && names.includes('head_pool_grid_pool'), names.slice(-8).join(' '));
+        assert.ok(!names.some((name) => /^block_13_depthwise|^block_1[4-6]_|^Conv_1|^out_relu/.test(name)), 'nothing above the peak is exported');
+        const expected = await trained.probabilities(val.x);
+        const actual = tf.tidy(() => (exported.predict(images.val.pixels) as tf.Tensor).dataSync());
+        assert.ok(expected.every((p, i) => Math.abs(p - actual[i]) < 1e-4), 'the export predicts what was trained');
+      } finally {
+        exported.dispose();
+      }
+    } finally {
+      tf.dispose([train.x, val.x, images.train.pixels, images.val.pixels]);
+      runner.dispose();
+      base.dispose();
+    }
   });
 });
