@@ -97,6 +97,10 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
     assert.ok(gate.fineTunedAccuracy >= 0.9, gate.reason);
     assert.equal(valAccuracy, gate.fineTunedAccuracy, 'the classifier returned is the fine-tuned one');
     assert.notDeepEqual(segmentBits, pretrained, 'the fine-tuned blocks are kept');
+    const names = (base.network as { model: tf.LayersModel }).model.weights.map((w) => w.originalName);
+    const moving = trained.segment!.weights.map((w, i) => ({ name: w.originalName, i })).filter((w) => /moving_(mean|variance)/.test(w.name));
+    assert.ok(moving.length > 4 && moving.every((w) => names.includes(w.name)));
+    assert.ok(moving.every((w) => segmentBits[w.i] === pretrained[w.i]), 'batch norm statistics never move: fine-tuning runs it in inference mode');
   });
 
   it('drops a fine-tuning phase that does not beat the head-only model: the pretrained blocks and the head-only head come back', async () => {
