@@ -2,18 +2,20 @@ import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
-import type { Progress, ProgressTask } from '../progress';
+import type { Progress } from '../progress';
 import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
-import { abandonReason } from '../train/early-abandon';
+import { EarlyAbandon } from '../train/early-abandon';
 import { fineTuneNetwork } from '../train/fine-tune';
-import { correctPredictions, fineTuneGate, type FineTuneGate } from '../train/fine-tune-gate';
+import { correctPredictions, keepOrDropFineTuning, type FineTuneGate } from '../train/fine-tune-gate';
 import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
-import { buildHead } from '../train/head';
+import { buildConfiguredHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
 import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
 import { predictInBatches } from '../train/predict-in-batches';
+import { ProgressCallback } from '../train/progress-callback';
+import type { TrainingCallback } from '../train/training-callback';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
@@ -122,8 +124,8 @@ export async function trainClassifier(args: {
   numClasses: number;
   config: FinetuneConfig;
   logger: Logger;
-  /** Called after every epoch of every phase. */
-  onEpoch?: (phase: TrainingPhase['name'], log: EpochLog) => void;
+  /** More callbacks for each phase's fit (after progress), e.g. the run's per-epoch record. */
+  callbacks?: (phase: TrainingPhase['name']) => TrainingCallback[];
   /** Where each phase checkpoints after every epoch (<dir>/<phase>.ckpt); none when undefined. */
   checkpointDir?: string;
   /** Continue from the checkpoints in checkpointDir. */
@@ -134,25 +136,8 @@ export async function trainClassifier(args: {
   progress?: Progress;
 }): Promise<TrainedClassifier> {
   const { plan, config, logger, numClasses } = args;
-  let task: ProgressTask | undefined;
-  let epochDetail = '';
-  const batchesPerEpoch = Math.ceil(args.train.labels.length / config.train.batchSize);
-  const startPhase = (phase: TrainingPhase['name'], epochs: number) => {
-    epochDetail = `epoch 1/${epochs}`;
-    task = args.progress?.start(phase, epochs * batchesPerEpoch, 'batches');
-  };
-  const onBatch = (epoch: number, batch: number) => task?.update(epoch * batchesPerEpoch + batch, epochDetail);
-  const logEpoch = (phase: TrainingPhase['name'], epochs: number) => (log: EpochLog) => {
-    epochDetail =
-      `epoch ${Math.min(log.epoch + 2, epochs)}/${epochs}, last loss ${log.loss.toFixed(3)}` + (log.valAccuracy !== undefined ? ` val_acc ${log.valAccuracy.toFixed(3)}` : '');
-    task?.update((log.epoch + 1) * batchesPerEpoch, epochDetail);
-    args.onEpoch?.(phase, log);
-    logger.info(
-      `${phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
-        (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : '') +
-        ` (${log.seconds.toFixed(1)} s)`,
-    );
-  };
+  /** Progress and the caller's callbacks (e.g. the run's per-epoch record) for a phase. */
+  const callbacks = (phase: TrainingPhase['name']) => [new ProgressCallback(phase, logger, args.progress), ...(args.callbacks?.(phase) ?? [])];
   const fitOptions = { ...sharedFitOptions(config, logger), signal: args.signal };
   const checkpoint = (phase: TrainingPhase['name']) =>
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
@@ -162,16 +147,9 @@ export async function trainClassifier(args: {
   segment?.layers.forEach((layer) => (layer.trainable = true));
   const headInput = segment ? pooledThrough(segment, args.train, plan.pooling) : (args.train as LabelledData & { x: tf.Tensor2D });
   const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
-  const head = buildHead({
-    numFeatures: headInput.x.shape[1],
-    numClasses,
-    dropout: config.train.dropout,
-    hiddenUnits: config.train.hiddenUnits,
-    initializer: config.train.initializer,
-    initStddev: config.train.initStddev,
-    seed: config.train.seed,
-  });
+  const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
   const phases: TrainingPhase[] = [];
+  /** Which validation images the head-only model classifies right: what fine-tuning must beat. */
   let headOnlyCorrect: boolean[] | undefined;
   // Features of different depths and channels differ in scale by orders of magnitude: the head
   // learns on standardized features, and the standardization is then folded into its weights.
@@ -181,13 +159,11 @@ export async function trainClassifier(args: {
   try {
     assertFiniteInputs(standardTrain.x, 'training');
     if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
-    startPhase('head', config.train.epochs);
     const headOptions: FitOptions = {
       ...headFitOptions(config, logger, config.train.epochs),
       signal: args.signal,
       ...checkpoint('head'),
-      onEpoch: logEpoch('head', config.train.epochs),
-      onBatch,
+      callbacks: callbacks('head'),
     };
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
@@ -196,7 +172,6 @@ export async function trainClassifier(args: {
       headOnlyCorrect = correctPredictions((await predictInBatches((x) => head.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels);
     }
   } finally {
-    task?.stop();
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
       headInput.x.dispose();
@@ -213,11 +188,6 @@ export async function trainClassifier(args: {
     };
   }
 
-  if (!headOnlyCorrect || !args.val) {
-    logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
-    const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, pooling: plan.pooling });
-    return networkClassifier(head, segment, network.predict, phases, numClasses);
-  }
   const network = fineTuneNetwork({
     segment,
     head,
@@ -225,57 +195,39 @@ export async function trainClassifier(args: {
     trainBatchNorm: config.train.trainBatchNorm,
     pooling: plan.pooling,
   });
+  const classifier = (gate?: FineTuneGate): TrainedClassifier => ({
+    head,
+    segment,
+    phases,
+    ...(gate ? { fineTuneGate: gate } : {}),
+    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
+    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
+  });
+  if (!headOnlyCorrect || !args.val) {
+    logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
+    return classifier();
+  }
   assertFiniteInputs(args.train.x, 'training');
-  const headOnly = { accuracy: headOnlyCorrect.filter(Boolean).length / headOnlyCorrect.length, n: headOnlyCorrect.length };
-  let abandoned: FineTuneGate['abandoned'];
+  const abandon = new EarlyAbandon(headOnlyCorrect);
   const fineTuneOptions: FitOptions = {
     ...fitOptions,
     ...checkpoint('fine-tune'),
     epochs: config.train.fineTuneEpochs,
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
-    onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
-    onBatch,
-    stopWhen: (history) => {
-      const reason = abandonReason(history, headOnly);
-      if (reason) abandoned = { epoch: history.length - 1, reason };
-      return reason !== undefined;
+    callbacks: [abandon, ...callbacks('fine-tune')],
+  };
+  const gate = await keepOrDropFineTuning({
+    network,
+    val: args.val,
+    headOnlyCorrect,
+    evaluationBatchSize: poolingBatch,
+    fineTune: async () => {
+      const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+      phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
+      return abandon.abandoned;
     },
-  };
-  const headOnlyWeights = [...segment.getWeights(), ...head.getWeights()].map((w) => w.clone());
-  let gate: FineTuneGate;
-  try {
-    startPhase('fine-tune', config.train.fineTuneEpochs);
-    let fineTuneResult;
-    try {
-      fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
-    } finally {
-      task?.stop();
-    }
-    phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
-    const fineTunedCorrect = correctPredictions((await predictInBatches(network.predict, args.val.x, poolingBatch)).values, args.val.labels);
-    gate = fineTuneGate(headOnlyCorrect, fineTunedCorrect, abandoned);
-    if (!gate.kept) network.weights.setWeights(headOnlyWeights);
-  } finally {
-    tf.dispose(headOnlyWeights);
-  }
+  });
   logger.info(gate.reason);
-  return { ...networkClassifier(head, segment, network.predict, phases, numClasses), fineTuneGate: gate };
-}
-
-/** The classifier whose predictions run the (fine-tuned or pretrained) segment, pooling and the head. */
-function networkClassifier(
-  head: tf.Sequential,
-  segment: tf.LayersModel,
-  predict: (x: tf.Tensor) => tf.Tensor2D,
-  phases: TrainingPhase[],
-  numClasses: number,
-): TrainedClassifier {
-  return {
-    head,
-    segment,
-    phases,
-    score: (data) => evaluateNetwork(predict, data, numClasses, poolingBatch),
-    probabilities: async (x) => (await predictInBatches(predict, x, poolingBatch)).values,
-  };
+  return classifier(gate);
 }

@@ -1,3 +1,7 @@
+import * as tf from '@tensorflow/tfjs';
+import type { LabelledData, TrainableNetwork } from './fit';
+import { predictInBatches } from './predict-in-batches';
+
 /**
  * Standard errors of the paired difference by which the fine-tuned network must beat the head-only
  * model on the same validation images to be kept. The fine-tuned weights are those of its best
@@ -82,4 +86,29 @@ export function fineTuneGate(headOnlyCorrect: boolean[], fineTunedCorrect: boole
     ...(abandoned ? { abandoned } : {}),
     reason,
   };
+}
+
+/**
+ * The keep-or-drop step around the fine-tuning phase: keeps the head-only model's weights aside,
+ * runs the phase (which reports whether it was abandoned), scores the fine-tuned network on the
+ * validation images the head-only model was scored on, and puts the head-only model back unless
+ * fine-tuning earned its place (fineTuneGate).
+ */
+export async function keepOrDropFineTuning(args: {
+  network: TrainableNetwork;
+  val: LabelledData;
+  headOnlyCorrect: boolean[];
+  evaluationBatchSize: number;
+  fineTune: () => Promise<FineTuneGate['abandoned']>;
+}): Promise<FineTuneGate> {
+  const headOnly = args.network.weights.getWeights().map((w) => w.clone());
+  try {
+    const abandoned = await args.fineTune();
+    const { values } = await predictInBatches(args.network.predict, args.val.x, args.evaluationBatchSize);
+    const gate = fineTuneGate(args.headOnlyCorrect, correctPredictions(values, args.val.labels), abandoned);
+    if (!gate.kept) args.network.weights.setWeights(headOnly);
+    return gate;
+  } finally {
+    tf.dispose(headOnly);
+  }
 }
