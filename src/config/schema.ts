@@ -1,5 +1,10 @@
 import type { interfaces } from 'inversify';
 
+/** A setting's allowed values: convict checks them, and the type is their union. */
+function oneOf<Choice extends string>(...choices: Choice[]): Choice[] {
+  return choices;
+}
+
 /**
  * Every setting, declared once. `arg` is the CLI flag, `env` the variable, and the
  * CLI builds its help from `doc`: train.batchSize == --batch-size == FINETUNE_TRAIN_BATCH_SIZE.
@@ -7,8 +12,8 @@ import type { interfaces } from 'inversify';
 export const configSchema = {
   backend: {
     doc: 'TensorFlow.js backend: auto picks tensorflow-gpu, then tensorflow, then wasm, then cpu.',
-    format: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
-    default: 'auto',
+    format: oneOf('auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'),
+    default: 'auto' as const,
     env: 'FINETUNE_BACKEND',
     arg: 'backend',
   },
@@ -38,8 +43,8 @@ export const configSchema = {
     },
     fit: {
       doc: 'How images reach the square input: cover crops the centre, contain pads with black.',
-      format: ['cover', 'contain'],
-      default: 'cover',
+      format: oneOf('cover', 'contain'),
+      default: 'cover' as const,
       env: 'FINETUNE_PREPROCESS_FIT',
       arg: 'fit',
     },
@@ -96,7 +101,7 @@ export const configSchema = {
     },
     downloadTimeoutSeconds: {
       doc: 'Seconds a base model download may stall before it is abandoned.',
-      format: 'positive-integer',
+      format: 'positive-seconds',
       default: 30,
       env: 'FINETUNE_BASE_DOWNLOAD_TIMEOUT_SECONDS',
       arg: 'download-timeout',
@@ -105,8 +110,8 @@ export const configSchema = {
   policy: {
     name: {
       doc: 'What to freeze: auto decides; head trains a head on the last features; intermediate on the cut layer.',
-      format: ['auto', 'head', 'intermediate', 'top', 'deep'],
-      default: 'auto',
+      format: oneOf('auto', 'head', 'intermediate', 'top', 'deep'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY',
       arg: 'policy',
     },
@@ -133,8 +138,8 @@ export const configSchema = {
     },
     similarityMetric: {
       doc: 'Transferability score per depth: logme (evidence of a Bayesian linear model, no training) or probe (3-fold linear-probe accuracy).',
-      format: ['logme', 'probe'],
-      default: 'logme',
+      format: oneOf('logme', 'probe'),
+      default: 'logme' as const,
       env: 'FINETUNE_POLICY_SIMILARITY_METRIC',
       arg: 'similarity-metric',
     },
@@ -168,8 +173,8 @@ export const configSchema = {
     },
     fineTuneTo: {
       doc: 'Where a deep plan (large, different data) ends the fine-tuned network: peak (at the depth where features transfer best; what lies above is cut off, as under intermediate) or top (the last feature map).',
-      format: ['peak', 'top'],
-      default: 'peak',
+      format: oneOf('peak', 'top'),
+      default: 'peak' as const,
       env: 'FINETUNE_POLICY_FINE_TUNE_TO',
       arg: 'fine-tune-to',
     },
@@ -182,8 +187,8 @@ export const configSchema = {
     },
     pooling: {
       doc: "How the head pools the feature map it reads: average (whole image), grid (each quarter, 2x2; frozen LayersModel features only), auto (grid at an intermediate cut, else average).",
-      format: ['auto', 'average', 'grid'],
-      default: 'auto',
+      format: oneOf('auto', 'average', 'grid'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY_POOLING',
       arg: 'pooling',
     },
@@ -247,8 +252,8 @@ export const configSchema = {
     },
     initializer: {
       doc: 'Initializer of the head kernels (never plain N(0, 1)): Glorot normal or uniform, truncated normal (std train.initStddev), or orthogonal.',
-      format: ['glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'],
-      default: 'glorotNormal',
+      format: oneOf('glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'),
+      default: 'glorotNormal' as const,
       env: 'FINETUNE_TRAIN_INITIALIZER',
       arg: 'initializer',
     },
@@ -261,8 +266,8 @@ export const configSchema = {
     },
     optimizer: {
       doc: 'Optimizer of every phase: sgd (with train.momentum), adam or rmsprop.',
-      format: ['sgd', 'adam', 'rmsprop'],
-      default: 'adam',
+      format: oneOf('sgd', 'adam', 'rmsprop'),
+      default: 'adam' as const,
       env: 'FINETUNE_TRAIN_OPTIMIZER',
       arg: 'optimizer',
     },
@@ -275,8 +280,8 @@ export const configSchema = {
     },
     schedule: {
       doc: 'How the learning rate decays over epochs: exponential (x train.decayRate per epoch), step (x train.stepFactor every train.stepSize epochs) or cosine (half a cosine to 0 over the phase).',
-      format: ['exponential', 'step', 'cosine'],
-      default: 'exponential',
+      format: oneOf('exponential', 'step', 'cosine'),
+      default: 'exponential' as const,
       env: 'FINETUNE_TRAIN_SCHEDULE',
       arg: 'schedule',
     },
@@ -331,8 +336,8 @@ export const configSchema = {
     },
     classWeights: {
       doc: 'Loss weight per class: none, or balanced (numExamples / (numClasses x examples of the class), for imbalanced data).',
-      format: ['none', 'balanced'],
-      default: 'none',
+      format: oneOf('none', 'balanced'),
+      default: 'none' as const,
       env: 'FINETUNE_TRAIN_CLASS_WEIGHTS',
       arg: 'class-weights',
     },
@@ -456,8 +461,8 @@ export const configSchema = {
     },
     quantize: {
       doc: 'Weight quantization of the export: none keeps float32; float16 halves the weights, uint8 quarters them (affine per tensor). The size and the validation accuracy change are reported.',
-      format: ['none', 'float16', 'uint8'],
-      default: 'none',
+      format: oneOf('none', 'float16', 'uint8'),
+      default: 'none' as const,
       env: 'FINETUNE_EXPORT_QUANTIZE',
       arg: 'quantize',
     },
@@ -500,7 +505,7 @@ export const configSchema = {
     },
     batchTimeoutMs: {
       doc: 'Longest wait in milliseconds for more requests before an incomplete batch runs.',
-      format: 'non-negative-integer',
+      format: 'milliseconds',
       default: 5,
       env: 'FINETUNE_SERVE_BATCH_TIMEOUT_MS',
       arg: 'batch-timeout-ms',
@@ -521,14 +526,14 @@ export const configSchema = {
     },
     requestTimeoutMs: {
       doc: 'Milliseconds a client has to send a whole request; slower ones get 408.',
-      format: 'positive-integer',
+      format: 'positive-milliseconds',
       default: 30_000,
       env: 'FINETUNE_SERVE_REQUEST_TIMEOUT_MS',
       arg: 'request-timeout-ms',
     },
     pollSeconds: {
       doc: 'Seconds between looks at --model-base-path for a new version.',
-      format: 'positive-number',
+      format: 'positive-seconds',
       default: 1,
       env: 'FINETUNE_SERVE_POLL_SECONDS',
       arg: 'poll-seconds',
@@ -542,8 +547,8 @@ export const configSchema = {
     },
     inferenceThread: {
       doc: 'Where forward passes run: worker keeps them off the thread that answers HTTP, so requests are parsed and decoded while a batch computes (wasm and cpu backends; native ones always compute off it).',
-      format: ['worker', 'main'],
-      default: 'worker',
+      format: oneOf('worker', 'main'),
+      default: 'worker' as const,
       env: 'FINETUNE_SERVE_INFERENCE_THREAD',
       arg: 'inference-thread',
     },
@@ -554,6 +559,55 @@ export const configSchema = {
       env: 'FINETUNE_SERVE_INFERENCE_WORKERS',
       arg: 'inference-workers',
     },
+    maxInFlightRequests: {
+      doc: 'Most :predict and :labels requests handled at once (reading, parsing, decoding, waiting for the model); more get 503 with Retry-After before their body is read.',
+      format: 'positive-integer',
+      default: 32,
+      env: 'FINETUNE_SERVE_MAX_IN_FLIGHT_REQUESTS',
+      arg: 'max-in-flight-requests',
+    },
+    maxQueuedImages: {
+      doc: 'Most images waiting for a forward pass (the micro-batch queue); a request that would exceed it gets 503 with Retry-After.',
+      format: 'positive-integer',
+      default: 128,
+      env: 'FINETUNE_SERVE_MAX_QUEUED_IMAGES',
+      arg: 'max-queued-images',
+    },
+    maxInputPixels: {
+      doc: "Largest image (width x height) the server decodes; bigger ones get 413. Serving's own limit, lower than training's preprocess.maxInputPixels: a decode costs up to 8 bytes per pixel.",
+      format: 'positive-integer',
+      default: 16_000_000,
+      env: 'FINETUNE_SERVE_MAX_INPUT_PIXELS',
+      arg: 'serve-max-input-pixels',
+    },
+    decodeConcurrency: {
+      doc: 'Images the server decodes at once; the others wait their turn.',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVE_DECODE_CONCURRENCY',
+      arg: 'serve-decode-concurrency',
+    },
+    parseWorkers: {
+      doc: 'Worker threads parsing :predict JSON bodies (and turning pixel arrays into typed arrays), so that large bodies never stall the thread that answers HTTP.',
+      format: 'positive-integer',
+      default: 1,
+      env: 'FINETUNE_SERVE_PARSE_WORKERS',
+      arg: 'parse-workers',
+    },
+    drainSeconds: {
+      doc: 'After SIGTERM/SIGINT, seconds requests in flight may take to finish; then the remaining connections are closed and the server exits.',
+      format: 'seconds',
+      default: 10,
+      env: 'FINETUNE_SERVE_DRAIN_SECONDS',
+      arg: 'drain-seconds',
+    },
+    loadTimeoutSeconds: {
+      doc: 'Seconds a version may take to load; a slower load is abandoned and reported in its status (retried once its files change).',
+      format: 'positive-seconds',
+      default: 60,
+      env: 'FINETUNE_SERVE_LOAD_TIMEOUT_SECONDS',
+      arg: 'load-timeout-seconds',
+    },
     topK: {
       doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
       format: 'positive-integer',
@@ -562,76 +616,122 @@ export const configSchema = {
       arg: 'serve-top-k',
     },
   },
+  service: {
+    redis: {
+      doc: 'Redis URL of the job queue (redis://host:6379). Only finetune worker, api, submit and jobs use it; empty leaves the CLI as it is.',
+      format: String,
+      default: '',
+      env: 'FINETUNE_SERVICE_REDIS',
+      arg: 'redis',
+    },
+    concurrency: {
+      doc: 'Jobs one worker process runs at once (training jobs and extraction shards each).',
+      format: 'positive-integer',
+      default: 1,
+      env: 'FINETUNE_SERVICE_CONCURRENCY',
+      arg: 'concurrency',
+    },
+    host: {
+      doc: 'Address the job API listens on; any address but loopback needs a bearer token.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'FINETUNE_SERVICE_HOST',
+      arg: 'api-host',
+    },
+    port: {
+      doc: 'Port of the job API (0 picks a free one).',
+      format: 'tcp-port',
+      default: 8600,
+      env: 'FINETUNE_SERVICE_PORT',
+      arg: 'api-port',
+    },
+    api: {
+      doc: 'URL of the job API that finetune submit and jobs talk to.',
+      format: 'url',
+      default: 'http://127.0.0.1:8600',
+      env: 'FINETUNE_SERVICE_API',
+      arg: 'api',
+    },
+    tokenFile: {
+      doc: 'File holding the bearer token of the job API (its first line); the API requires it, submit and jobs send it.',
+      format: String,
+      default: '',
+      env: 'FINETUNE_SERVICE_TOKEN_FILE',
+      arg: 'token-file',
+    },
+    token: {
+      doc: 'The bearer token itself (prefer service.tokenFile or the variable: a flag shows in the process list).',
+      format: String,
+      default: '',
+      sensitive: true,
+      env: 'FINETUNE_SERVICE_TOKEN',
+      arg: 'token',
+    },
+    dataRoots: {
+      doc: 'Folders (on storage every worker shares) under which a job may name its data folder; empty allows uploaded archives only.',
+      format: Array,
+      default: [] as string[],
+      env: 'FINETUNE_SERVICE_DATA_ROOTS',
+      arg: 'data-roots',
+    },
+    jobsDir: {
+      doc: "Where uploaded archives are unpacked, one folder per job; must be storage every worker shares.",
+      format: String,
+      default: 'models/jobs',
+      env: 'FINETUNE_SERVICE_JOBS_DIR',
+      arg: 'jobs-dir',
+    },
+    shardSize: {
+      doc: 'Images per extraction shard: a training job splits its frozen-feature extraction into shards any worker may take.',
+      format: 'positive-integer',
+      default: 256,
+      env: 'FINETUNE_SERVICE_SHARD_SIZE',
+      arg: 'shard-size',
+    },
+    maxUploadBytes: {
+      doc: 'Largest uploaded archive in bytes (compressed); bigger uploads get 413.',
+      format: 'positive-integer',
+      default: 1024 * 1024 * 1024,
+      env: 'FINETUNE_SERVICE_MAX_UPLOAD_BYTES',
+      arg: 'max-upload-bytes',
+    },
+    maxArchiveFiles: {
+      doc: 'Most entries (files and folders) an uploaded archive may hold.',
+      format: 'positive-integer',
+      default: 200_000,
+      env: 'FINETUNE_SERVICE_MAX_ARCHIVE_FILES',
+      arg: 'max-archive-files',
+    },
+    maxArchiveBytes: {
+      doc: 'Most bytes an uploaded archive may unpack to.',
+      format: 'positive-integer',
+      default: 4 * 1024 * 1024 * 1024,
+      env: 'FINETUNE_SERVICE_MAX_ARCHIVE_BYTES',
+      arg: 'max-archive-bytes',
+    },
+    lockSeconds: {
+      doc: "How long a worker's claim on a job lasts without renewal: a worker that dies (kill -9, lost machine) gives its job to another after about this long.",
+      format: 'positive-integer',
+      default: 30,
+      env: 'FINETUNE_SERVICE_LOCK_SECONDS',
+      arg: 'lock-seconds',
+    },
+    attempts: {
+      doc: 'Tries of a job that fails at run time (a data or configuration error fails at once, never retried).',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVICE_ATTEMPTS',
+      arg: 'attempts',
+    },
+  },
 };
 
-export type FinetuneConfig = ConfigShape;
+/** A leaf's value type: the union of its choices, else the type of its default. */
+type LeafValue<Leaf> = Leaf extends { format: readonly (infer Choice)[] } ? Choice : Leaf extends { default: infer Default } ? Default : never;
+
+/** The configuration's type, read off the schema (so the two cannot drift apart). */
+type ConfigOf<Node> = { [Key in keyof Node]: Node[Key] extends { doc: string } ? LeafValue<Node[Key]> : ConfigOf<Node[Key]> };
+
+export type FinetuneConfig = ConfigOf<typeof configSchema>;
 /** The resolved configuration, injected where settings are read. */
 export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
-export type ConfigShape = {
-  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-  data: { validationFraction: number; minImagesPerClass: number };
-  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
-  base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };
-  policy: {
-    name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
-    largeMinImages: number;
-    largeMinImagesPerClass: number;
-    candidateLayers: string[];
-    similarityMetric: 'logme' | 'probe';
-    similarityMargin: number;
-    probeImages: number;
-    topBlocks: number;
-    deepBlocks: number;
-    fineTuneTo: 'peak' | 'top';
-    cutLayer: string;
-    pooling: 'auto' | 'average' | 'grid';
-    gridMinImagesPerClass: number;
-  };
-  train: {
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    decayRate: number;
-    patience: number;
-    dropout: number;
-    hiddenUnits: number;
-    initializer: 'glorotNormal' | 'glorotUniform' | 'truncatedNormal' | 'orthogonal';
-    initStddev: number;
-    optimizer: 'sgd' | 'adam' | 'rmsprop';
-    momentum: number;
-    schedule: 'exponential' | 'step' | 'cosine';
-    stepSize: number;
-    stepFactor: number;
-    warmupEpochs: number;
-    plateauPatience: number;
-    plateauFactor: number;
-    l2: number;
-    labelSmoothing: number;
-    classWeights: 'none' | 'balanced';
-    clipNorm: number;
-    maxNonFiniteRecoveries: number;
-    fineTuneEpochs: number;
-    fineTuneLearningRate: number;
-    baseRateMultiplier: number;
-    trainBatchNorm: boolean;
-    seed: number;
-  };
-  augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };
-  runs: { dir: string };
-  export: { out: string; name: string; quantize: 'none' | 'float16' | 'uint8'; minAccuracy: number };
-  serve: {
-    host: string;
-    port: number;
-    modelName: string;
-    maxBatchSize: number;
-    batchTimeoutMs: number;
-    maxInstances: number;
-    bodyLimitBytes: number;
-    requestTimeoutMs: number;
-    pollSeconds: number;
-    maxLoadedVersions: number;
-    inferenceThread: 'worker' | 'main';
-    inferenceWorkers: number;
-    topK: number;
-  };
-};
