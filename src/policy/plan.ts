@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
 import { ConfigError } from '../errors';
 import type { Pooling } from '../models/grid-pooling';
-import { blockNumbers, blockOfLayer, boundaryBelowTopBlocks } from '../models/network-surgery';
+import { blockNumbers, blockOf, boundaryBelowTopBlocks } from '../models/network-surgery';
 import { fineTuneGateRule, type FineTuneGate } from '../train/fine-tune-gate';
 import type { Similarity } from './similarity';
 
@@ -80,7 +80,7 @@ type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' |
 
 /** Blocks from the one holding `layer` up to the top: what must relearn when features stop transferring there. */
 function blocksFrom(model: tf.LayersModel, layer: string): number | undefined {
-  const block = blockOfLayer(layer);
+  const block = blockOf(layer);
   if (block === undefined) return undefined;
   return blockNumbers(model).filter((n) => n >= block).length;
 }
@@ -123,7 +123,7 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
       const best = similarity.best!;
       const needed = blocksFrom(model, best) ?? inputs.topBlocks;
       deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
-      const peakBlock = blockOfLayer(best);
+      const peakBlock = blockOf(best);
       if (inputs.fineTuneTo === 'top' || best === base.lastFeatureLayer || peakBlock === undefined) {
         if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
       } else {
@@ -159,7 +159,7 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   if (policy === 'top' || policy === 'deep') {
     const model = (base.network as { model: tf.LayersModel }).model;
     const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
-    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOfLayer(peak));
+    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOf(peak));
     const until = peak ?? base.lastFeatureLayer;
     if (peak) {
       reasons.push(
