@@ -171,6 +171,13 @@ export const configSchema = {
       env: 'FINETUNE_POLICY_DEEP_BLOCKS',
       arg: 'deep-blocks',
     },
+    fineTuneTo: {
+      doc: 'Where a deep plan (large, different data) ends the fine-tuned network: peak (at the depth where features transfer best; what lies above is cut off, as under intermediate) or top (the last feature map).',
+      format: oneOf('peak', 'top'),
+      default: 'peak' as const,
+      env: 'FINETUNE_POLICY_FINE_TUNE_TO',
+      arg: 'fine-tune-to',
+    },
     cutLayer: {
       doc: "Layer whose output the head reads under the intermediate policy; empty means the base's recommended layer.",
       format: String,

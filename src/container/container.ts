@@ -19,6 +19,7 @@ import { ChecksStage } from '../stages/checks-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
 import { FingerprintStage } from '../stages/fingerprint-stage';
+import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
 import { HeadFeaturesStage } from '../stages/head-features-stage';
@@ -48,7 +49,7 @@ const featuresModule = new ContainerModule((bind) => {
 
 /** Every stage of every job; the pipelines list them. */
 const stagesModule = new ContainerModule((bind) => {
-  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage]) {
+  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, FineTuneGateStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage]) {
     bind(stage).toSelf();
   }
 });

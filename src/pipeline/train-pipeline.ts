@@ -5,6 +5,7 @@ import type { Plan } from '../policy/plan';
 import { BaseStage } from '../stages/base-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
+import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
 import { MeasureStage } from '../stages/measure-stage';
@@ -48,7 +49,7 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
 }
 
-/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit, gate, export, report. */
+/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit, fine-tune gate, gate, export, report. */
 @injectable()
 export class TrainStages {
   constructor(
@@ -59,6 +60,7 @@ export class TrainStages {
     @inject(PlanStage) readonly plan: PlanStage,
     @inject(ExtractStage) readonly extract: ExtractStage,
     @inject(FitStage) readonly fit: FitStage,
+    @inject(FineTuneGateStage) readonly fineTuneGate: FineTuneGateStage,
     @inject(GateStage) readonly gate: GateStage,
     @inject(ExportStage) readonly exportFolder: ExportStage,
     @inject(ReportStage) readonly report: ReportStage,
@@ -73,6 +75,7 @@ export class TrainStages {
       .then(this.plan)
       .then(this.extract)
       .then(this.fit)
+      .then(this.fineTuneGate)
       .then(this.gate)
       .then(this.exportFolder)
       .then(totalTime)

@@ -50,6 +50,7 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
       cutLayer: config.policy.cutLayer,
       topBlocks: config.policy.topBlocks,
       deepBlocks: config.policy.deepBlocks,
+      fineTuneTo: config.policy.fineTuneTo,
       headLayers: headLayerNames(config.train.hiddenUnits),
       requestedPooling: config.policy.pooling,
       gridMinImagesPerClass: config.policy.gridMinImagesPerClass,
