@@ -27,6 +27,13 @@ export const configSchema = {
       env: 'FINETUNE_DATA_MIN_IMAGES_PER_CLASS',
       arg: 'min-images-per-class',
     },
+    skipEmptyClasses: {
+      doc: 'Leave out a class folder that has no usable images (empty, or every file skipped) with a warning, instead of refusing the data folder.',
+      format: Boolean,
+      default: false,
+      env: 'FINETUNE_DATA_SKIP_EMPTY_CLASSES',
+      arg: 'skip-empty-classes',
+    },
   },
   preprocess: {
     imageSize: {
@@ -562,7 +569,7 @@ export type FinetuneConfig = ConfigShape;
 export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
 export type ConfigShape = {
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-  data: { validationFraction: number; minImagesPerClass: number };
+  data: { validationFraction: number; minImagesPerClass: number; skipEmptyClasses: boolean };
   preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
   base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };
   policy: {

@@ -43,6 +43,8 @@ export interface TrainResult {
   /** Present when export.quantize is float16 or uint8: weight sizes and the validation accuracy change. */
   quantization?: ExportQuantization;
   skipped: { path: string; reason: string }[];
+  /** What did not stop the run but should be known (e.g. a class left out by data.skipEmptyClasses). */
+  warnings: string[];
   /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
   features: { computed: number; fromCache: number; trainingExamples: number };
   timings: Record<string, number>;
@@ -249,6 +251,7 @@ export class TrainPipeline {
         metrics,
         ...(quantization ? { quantization } : {}),
         skipped: dataset.skipped,
+        warnings: dataset.warnings,
         features: { computed, fromCache, trainingExamples: train.labels.length },
         timings,
         training: {
