@@ -20,7 +20,8 @@ import type { Plan } from '../policy/plan';
 import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
-import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
+import { checkAgainstEarlierBest, earlierBest, type EarlierBest } from '../runs/earlier-best';
+import { appendEpochRecord, createRunDirectory, openRunDirectory, readEpochRecords, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
 import { extractDatasetFeatures } from './extract-dataset-features';
@@ -89,8 +90,10 @@ export class TrainPipeline {
     const totalStarted = Date.now();
     const name = config.export.name || path.basename(path.resolve(dataDir));
     let run: RunDirectory;
+    let recordedBest: EarlierBest | undefined;
     if (options.resume) {
       run = openRunDirectory(config.runs.dir, options.resume);
+      recordedBest = earlierBest(readEpochRecords(run));
       logger.info(`resuming run ${run.id}: ${run.dir}`);
     } else {
       run = createRunDirectory(config.runs.dir, name);
@@ -170,6 +173,8 @@ export class TrainPipeline {
         );
       };
       refuseBelowGate(valScore.accuracy, 'model');
+      const regression = checkAgainstEarlierBest(valScore, recordedBest, minAccuracy);
+      if (regression) logger.warn(regression);
 
       started = Date.now();
       const classifier = exportableClassifier(base, runner, trained.head, plan);
@@ -251,7 +256,7 @@ export class TrainPipeline {
         metrics,
         ...(quantization ? { quantization } : {}),
         skipped: dataset.skipped,
-        warnings: dataset.warnings,
+        warnings: [...dataset.warnings, ...(regression ? [regression] : [])],
         features: { computed, fromCache, trainingExamples: train.labels.length },
         timings,
         training: {
