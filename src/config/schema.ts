@@ -448,8 +448,8 @@ export const configSchema = {
       arg: 'out',
     },
     name: {
-      doc: "Name of the exported model; empty means the data folder's name.",
-      format: String,
+      doc: "Name of the exported model (a folder name under --out, not a path); empty means the data folder's name.",
+      format: 'name-or-empty',
       default: '',
       env: 'FINETUNE_EXPORT_NAME',
       arg: 'name',
