@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { ownedPrefix, removeStaleTemporaries } from '../stale-temporaries';
 import type { ExportMetadata } from './export-metadata';
 
 export interface WriteExportArgs {
@@ -11,6 +12,9 @@ export interface WriteExportArgs {
   /** Called on the finished files before they become a version; throws to abandon them. */
   verify: (dir: string) => Promise<void>;
 }
+
+/** Hidden folders an export is written into before it becomes a version: `.incomplete-<pid>-<random>`. */
+export const incompletePrefix = '.incomplete-';
 
 /** Version numbers present under <out>/<name>/ (numeric folder names only). */
 export function listVersions(modelBaseDir: string): number[] {
@@ -25,12 +29,15 @@ export function listVersions(modelBaseDir: string): number[] {
 /**
  * Writes <out>/<name>/<version>/ atomically: everything goes to a hidden temporary folder,
  * is verified, and only then renamed to the next free version number. A crash leaves at most
- * a hidden .incomplete-* folder, never a half-written version; versions are never overwritten.
+ * a hidden .incomplete-* folder, never a half-written version (the next export removes it once its
+ * writer is gone); versions are never overwritten.
  */
 export async function writeExport(args: WriteExportArgs): Promise<{ dir: string; version: number }> {
   const modelBaseDir = path.join(args.outDir, args.name);
   fs.mkdirSync(modelBaseDir, { recursive: true });
-  const temporary = fs.mkdtempSync(path.join(modelBaseDir, '.incomplete-'));
+  // Crashed writers' folders go; a concurrent writer's (its pid still runs) stays.
+  removeStaleTemporaries(modelBaseDir, incompletePrefix);
+  const temporary = fs.mkdtempSync(path.join(modelBaseDir, ownedPrefix(incompletePrefix)));
   try {
     const measured = await args.writeModel(temporary);
     fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);

@@ -21,6 +21,7 @@ import { Progress } from '../progress';
 import { buildReportData } from '../report/report-data';
 import { writeReport } from '../report/write-report';
 import { checkAgainstEarlierBest, earlierBest, type EarlierBest } from '../runs/earlier-best';
+import { lockRun, type RunLock } from '../runs/run-lock';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, readEpochRecords, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
@@ -111,6 +112,14 @@ export class TrainPipeline {
       : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
     let trained: TrainedClassifier | undefined;
     const tensors: tf.Tensor[] = [];
+    let lock: RunLock;
+    try {
+      lock = lockRun(run);
+    } catch (error) {
+      base.dispose();
+      runner.dispose();
+      throw error;
+    }
     try {
       let started = Date.now();
       const { train, val, test, computed, fromCache, tensors: featureTensors } = await extractDatasetFeatures(runner, dataset, {
@@ -269,6 +278,7 @@ export class TrainPipeline {
       await this.writeReport(run, { name, status: 'failed', error: (error as Error).message, dataset, plan, backend, timings });
       throw error;
     } finally {
+      lock.release();
       tensors.forEach((t) => t.dispose());
       if (trained) releaseWeights(trained.head);
       base.dispose();
