@@ -25,6 +25,7 @@ import { lockRun, type RunLock } from '../runs/run-lock';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, readEpochRecords, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
+import { LambdaCallback } from '../train/lambda-callback';
 import { extractDatasetFeatures } from './extract-dataset-features';
 import { RunPreparation } from './prepare-run';
 import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
@@ -154,7 +155,7 @@ export class TrainPipeline {
           config,
           logger,
           progress: this.progress,
-          onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
+          callbacks: (phase) => [new LambdaCallback({ onEpoch: (log) => appendEpochRecord(run, { phase, ...log }) })],
           checkpointDir: run.checkpointDir,
           resume: Boolean(options.resume),
           signal: options.signal,
