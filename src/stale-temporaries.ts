@@ -12,7 +12,7 @@ export function processAlive(pid: number): boolean {
   }
 }
 
-/** A temporary folder's name prefix that records its writer: `<prefix><pid>-` (mkdtemp adds 6 random characters). */
+/** A temporary folder's name prefix that records its writer: `<prefix><pid>-` (the caller adds random characters). */
 export function ownedPrefix(prefix: string): string {
   return `${prefix}${process.pid}-`;
 }

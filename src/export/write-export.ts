@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { ownedPrefix, removeStaleTemporaries } from '../stale-temporaries';
@@ -16,14 +17,35 @@ export interface WriteExportArgs {
 /** Hidden folders an export is written into before it becomes a version: `.incomplete-<pid>-<random>`. */
 export const incompletePrefix = '.incomplete-';
 
-/** Version numbers present under <out>/<name>/ (numeric folder names only). */
-export function listVersions(modelBaseDir: string): number[] {
-  if (!fs.existsSync(modelBaseDir)) return [];
-  return fs
+/**
+ * Version folders under <out>/<name>/: number -> folder name. Like TF Serving, a name of digits is a
+ * version whatever its zero padding ("0003" is version 3); when two names mean one number, the
+ * unpadded one wins, else the first in order.
+ */
+export function versionFolders(modelBaseDir: string): Map<number, string> {
+  if (!fs.existsSync(modelBaseDir)) return new Map();
+  const names = fs
     .readdirSync(modelBaseDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && /^\d+$/.test(entry.name))
-    .map((entry) => Number(entry.name))
-    .sort((a, b) => a - b);
+    .map((entry) => entry.name)
+    .sort();
+  const folders = new Map<number, string>();
+  for (const name of names) {
+    const version = Number(name);
+    if (!folders.has(version) || name === String(version)) folders.set(version, name);
+  }
+  return new Map([...folders].sort(([a], [b]) => a - b));
+}
+
+/** Version numbers present under <out>/<name>/ (numeric folder names only), ascending. */
+export function listVersions(modelBaseDir: string): number[] {
+  return [...versionFolders(modelBaseDir).keys()];
+}
+
+/** The folder of one version, or undefined when there is none. */
+export function versionDir(modelBaseDir: string, version: number): string | undefined {
+  const name = versionFolders(modelBaseDir).get(version);
+  return name === undefined ? undefined : path.join(modelBaseDir, name);
 }
 
 /**
@@ -37,7 +59,9 @@ export async function writeExport(args: WriteExportArgs): Promise<{ dir: string;
   fs.mkdirSync(modelBaseDir, { recursive: true });
   // Crashed writers' folders go; a concurrent writer's (its pid still runs) stays.
   removeStaleTemporaries(modelBaseDir, incompletePrefix);
-  const temporary = fs.mkdtempSync(path.join(modelBaseDir, ownedPrefix(incompletePrefix)));
+  // Not mkdtemp: its 0700 would keep a server running as another user out. mkdir honours the umask (0755 under 022).
+  const temporary = path.join(modelBaseDir, `${ownedPrefix(incompletePrefix)}${randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(temporary);
   try {
     const measured = await args.writeModel(temporary);
     fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);
