@@ -32,6 +32,13 @@ export const configSchema = {
       env: 'FINETUNE_DATA_MIN_IMAGES_PER_CLASS',
       arg: 'min-images-per-class',
     },
+    skipEmptyClasses: {
+      doc: 'Leave out a class folder that has no usable images (empty, or every file skipped) with a warning, instead of refusing the data folder.',
+      format: Boolean,
+      default: false,
+      env: 'FINETUNE_DATA_SKIP_EMPTY_CLASSES',
+      arg: 'skip-empty-classes',
+    },
   },
   preprocess: {
     imageSize: {
@@ -453,8 +460,8 @@ export const configSchema = {
       arg: 'out',
     },
     name: {
-      doc: "Name of the exported model; empty means the data folder's name.",
-      format: String,
+      doc: "Name of the exported model (a folder name under --out, not a path); empty means the data folder's name.",
+      format: 'name-or-empty',
       default: '',
       env: 'FINETUNE_EXPORT_NAME',
       arg: 'name',

@@ -31,6 +31,8 @@ export interface TrainResult {
   /** Present when export.quantize is float16 or uint8: weight sizes and the validation accuracy change. */
   quantization?: ExportQuantization;
   skipped: { path: string; reason: string }[];
+  /** What did not stop the run but should be known (e.g. a class left out by data.skipEmptyClasses, a model below the run's earlier best). */
+  warnings: string[];
   /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
   features: { computed: number; fromCache: number; trainingExamples: number };
   timings: Record<string, number>;
@@ -100,6 +102,7 @@ function trainResultOf(c: TrainContext): TrainResult {
     metrics: c.metrics,
     ...(c.quantization ? { quantization: c.quantization } : {}),
     skipped: c.dataset.skipped,
+    warnings: [...c.dataset.warnings, ...(c.belowEarlierBest ? [c.belowEarlierBest] : [])],
     features: { computed: c.features.computed, fromCache: c.features.fromCache, trainingExamples: c.features.train.labels.length },
     timings: c.timings,
     training: {
