@@ -10,6 +10,7 @@ export function formatHuman(command: string, result: unknown): string {
         `validation accuracy ${r.metrics.val.accuracy.toFixed(3)} (loss ${r.metrics.val.loss.toFixed(4)}, ${r.metrics.val.n} images)`,
         ...(r.metrics.test ? [`test accuracy ${r.metrics.test.accuracy.toFixed(3)} (${r.metrics.test.n} images)`] : []),
         `plan: ${r.plan.policy}, head on ${r.plan.cutLayer}; backend ${r.backend.name}`,
+        ...(r.plan.fineTune?.gate ? [r.plan.fineTune.gate.reason] : []),
         ...(r.reportPath ? [`report ${r.reportPath}`] : []),
         `timings: ${Object.entries(r.timings).map(([k, v]) => `${k} ${(v as number).toFixed(1)}`).join(', ')}`,
       ].join('\n');

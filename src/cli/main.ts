@@ -113,7 +113,7 @@ export function buildProgram(): Command {
     const container = containerWithOutput(resolved, options);
     const prepared = await container.get(RunPreparation).prepare(data);
     prepared.base.dispose();
-    print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, timings: prepared.timings }, options, 'plan');
+    print({ plan: prepared.plan, backend: prepared.backend, skipped: prepared.dataset.skipped, warnings: prepared.dataset.warnings, timings: prepared.timings }, options, 'plan');
   });
 
   const doctor = program.command('doctor').description("run the tuning guide's sanity checks on a data folder (data, initial loss, ten-sample overfit, learning-rate range, short run); exits 1 when a check fails");

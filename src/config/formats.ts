@@ -15,6 +15,10 @@ function numberFormat(name: string, expected: string, accepts: (x: number) => bo
   };
 }
 
+/** A name that is a single folder or file name: letters, digits, ".", "_", "-"; never "." or "..", never a path. */
+export const namePattern = /^(?!\.{1,2}$)[A-Za-z0-9._-]+$/;
+const nameExpected = 'a name of letters, digits, ".", "_" and "-" (not a path: no "/", no "..")';
+
 /**
  * Durations are bounded: Node's timers overflow past 2^31 - 1 ms (about 24.8 days) and then fire
  * at once, so an absurd value would turn a wait into a busy loop. Every setting that is a duration
@@ -48,6 +52,12 @@ export function registerConfigFormats(): void {
       '0 or a power of two (1, 2, 4, ... 4096)',
       (x) => x === 0 || (Number.isInteger(x) && x <= 4096 && (x & (x - 1)) === 0),
     ),
+    'name-or-empty': {
+      name: 'name-or-empty',
+      validate(value: unknown) {
+        if (typeof value !== 'string' || (value !== '' && !namePattern.test(value))) throw new Error(`expected ${nameExpected} or empty`);
+      },
+    },
     url: {
       name: 'url',
       validate(value: unknown) {
@@ -59,4 +69,9 @@ export function registerConfigFormats(): void {
       },
     },
   });
+}
+
+/** Refuses an environment name that is a path (NODE_ENV=../../x would load any JSON file as configuration). */
+export function checkEnvironmentName(env: string, from: string): string | undefined {
+  return namePattern.test(env) ? undefined : `Received environment ${JSON.stringify(env)} (from ${from}). Expected ${nameExpected}, naming configs/<env>.json`;
 }

@@ -3,7 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { ConfigError } from '../errors';
 import { packageRoot } from '../package-root';
-import { registerConfigFormats } from './formats';
+import { checkEnvironmentName, registerConfigFormats } from './formats';
 import { configSchema, type FinetuneConfig } from './schema';
 
 export interface ConfigSources {
@@ -82,6 +82,8 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
   const configsDir = sources.configsDir ?? path.join(packageRoot, 'configs');
   const env = sources.env ?? environment.NODE_ENV ?? 'development';
   const leaves = schemaLeaves();
+  const badEnv = checkEnvironmentName(env, sources.env !== undefined ? '--env' : environment.NODE_ENV !== undefined ? 'NODE_ENV' : 'the default');
+  if (badEnv) throw new ConfigError(`${badEnv}; e.g. --env production.`);
 
   const unknownVariables = Object.keys(environment).filter(
     (name) => name.startsWith('FINETUNE_') && ![...leaves.values()].some((leaf) => leaf.env === name),

@@ -32,6 +32,13 @@ export const configSchema = {
       env: 'FINETUNE_DATA_MIN_IMAGES_PER_CLASS',
       arg: 'min-images-per-class',
     },
+    skipEmptyClasses: {
+      doc: 'Leave out a class folder that has no usable images (empty, or every file skipped) with a warning, instead of refusing the data folder.',
+      format: Boolean,
+      default: false,
+      env: 'FINETUNE_DATA_SKIP_EMPTY_CLASSES',
+      arg: 'skip-empty-classes',
+    },
   },
   preprocess: {
     imageSize: {
@@ -170,6 +177,13 @@ export const configSchema = {
       default: 8,
       env: 'FINETUNE_POLICY_DEEP_BLOCKS',
       arg: 'deep-blocks',
+    },
+    fineTuneTo: {
+      doc: 'Where a deep plan (large, different data) ends the fine-tuned network: peak (at the depth where features transfer best; what lies above is cut off, as under intermediate) or top (the last feature map).',
+      format: oneOf('peak', 'top'),
+      default: 'peak' as const,
+      env: 'FINETUNE_POLICY_FINE_TUNE_TO',
+      arg: 'fine-tune-to',
     },
     cutLayer: {
       doc: "Layer whose output the head reads under the intermediate policy; empty means the base's recommended layer.",
@@ -460,8 +474,8 @@ export const configSchema = {
       arg: 'out',
     },
     name: {
-      doc: "Name of the exported model; empty means the data folder's name.",
-      format: String,
+      doc: "Name of the exported model (a folder name under --out, not a path); empty means the data folder's name.",
+      format: 'name-or-empty',
       default: '',
       env: 'FINETUNE_EXPORT_NAME',
       arg: 'name',
@@ -718,7 +732,7 @@ export const configSchema = {
     },
     lockSeconds: {
       doc: "How long a worker's claim on a job lasts without renewal: a worker that dies (kill -9, lost machine) gives its job to another after about this long.",
-      format: 'positive-integer',
+      format: 'positive-seconds',
       default: 30,
       env: 'FINETUNE_SERVICE_LOCK_SECONDS',
       arg: 'lock-seconds',

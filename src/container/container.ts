@@ -20,6 +20,7 @@ import { CrossValidatedGateStage } from '../stages/cross-validated-gate-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
 import { FingerprintStage } from '../stages/fingerprint-stage';
+import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
 import { HeadFeaturesStage } from '../stages/head-features-stage';
@@ -51,7 +52,7 @@ const featuresModule = new ContainerModule((bind) => {
 
 /** Every stage of every job; the pipelines list them. */
 const stagesModule = new ContainerModule((bind) => {
-  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectHeadStage, CrossValidatedGateStage]) {
+  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, FineTuneGateStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectHeadStage, CrossValidatedGateStage]) {
     bind(stage).toSelf();
   }
 });

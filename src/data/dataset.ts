@@ -28,6 +28,8 @@ export interface Dataset {
   val: ImageRecord[];
   test: ImageRecord[];
   skipped: SkippedFile[];
+  /** What the user should know about the data that did not stop the run (e.g. a class left out). */
+  warnings: string[];
 }
 
 export function countByLabel(records: { label: string }[], labels: string[]): Record<string, number> {

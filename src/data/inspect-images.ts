@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import fs from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import type { ImageFile, ImageRecord, SkippedFile } from './dataset';
+import { readImageFile } from './read-image-file';
 
 export interface InspectedImages {
   records: ImageRecord[];
@@ -34,9 +34,9 @@ export async function inspectImages(
       limit(async (): Promise<ImageRecord | SkippedFile> => {
         let bytes: Buffer;
         try {
-          bytes = await fs.readFile(file.path);
+          bytes = await readImageFile(file.path);
         } catch (error) {
-          return { path: file.path, reason: `unreadable: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}` };
+          return { path: file.path, reason: (error as Error).message };
         }
         const sha256 = createHash('sha256').update(bytes).digest('hex');
         if (!knownGood(sha256)) {

@@ -1,15 +1,18 @@
+import path from 'node:path';
 import { DataError } from '../errors';
 import type { Progress } from '../progress';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
-import { countByLabel, type Dataset, type ImageRecord } from './dataset';
+import { countByLabel, type Dataset, type ImageRecord, type SkippedFile } from './dataset';
 import { inspectImages } from './inspect-images';
-import { scanFolder } from './scan-folder';
+import { scanFolder, type ClassFolder } from './scan-folder';
 import { splitByContentHash } from './split-dataset';
 
 export interface LoadDatasetOptions {
   validationFraction: number;
   minImagesPerClass: number;
   decode: Pick<DecodeOptions, 'fit' | 'maxInputPixels'> & { concurrency: number };
+  /** Leave out a class folder without usable images, with a warning, instead of refusing the data folder. */
+  skipEmptyClasses?: boolean;
   /** Content hashes already known to decode (e.g. present in the feature cache). */
   knownGood?: (sha256: string) => boolean;
   /** Shows files checked so far. */
@@ -29,7 +32,21 @@ export async function loadDataset(root: string, decoder: ImageDecoder, options: 
   const skipped = [...scanned.skipped, ...inspected.skipped];
   const given = (split: string) => inspected.records.filter((r) => r.givenSplit === split);
   const trainPool = scanned.layout === 'split-folders' ? given('train') : inspected.records;
-  const labels = [...new Set(trainPool.map((r) => r.label))].sort();
+  const warnings: string[] = [];
+  const trainFolders = scanned.classFolders.filter((folder) => folder.givenSplit === (scanned.layout === 'split-folders' ? 'train' : undefined));
+  const usable = new Set(trainPool.map((r) => r.label));
+  const empty = trainFolders.filter((folder) => !usable.has(folder.label));
+  if (empty.length > 0) {
+    const described = empty.map((folder) => describeEmptyClass(folder, skipped)).join('; ');
+    if (!options.skipEmptyClasses) {
+      throw new DataError(
+        `Class folder${empty.length > 1 ? 's' : ''} without usable images: ${described}. Expected at least ${options.minImagesPerClass} images per class. ` +
+          'Add images, remove the folder, or set data.skipEmptyClasses (--skip-empty-classes) to train without it.',
+      );
+    }
+    warnings.push(`left out class${empty.length > 1 ? 'es' : ''} without usable images (data.skipEmptyClasses): ${described}`);
+  }
+  const labels = [...usable].sort();
 
   if (labels.length < 2) {
     throw new DataError(
@@ -74,5 +91,12 @@ export async function loadDataset(root: string, decoder: ImageDecoder, options: 
   } else {
     ({ train, val } = splitByContentHash(trainPool, options.validationFraction));
   }
-  return { root, layout: scanned.layout, labels, train, val, test: givenTest, skipped };
+  return { root, layout: scanned.layout, labels, train, val, test: givenTest, skipped, warnings };
+}
+
+/** "cats (/data/cats: empty)" or "cats (/data/cats: 3 files skipped, e.g. a.jpg: cannot be decoded)". */
+function describeEmptyClass(folder: ClassFolder, skipped: SkippedFile[]): string {
+  const inside = skipped.filter((entry) => path.dirname(entry.path) === folder.path);
+  if (inside.length === 0) return `${folder.label} (${folder.path}: empty)`;
+  return `${folder.label} (${folder.path}: ${inside.length} file${inside.length > 1 ? 's' : ''} skipped, e.g. ${path.basename(inside[0].path)}: ${inside[0].reason})`;
 }

@@ -1,7 +1,7 @@
-import fs from 'node:fs/promises';
 import pLimit from 'p-limit';
 import sharp, { type Metadata } from 'sharp';
 import type { ImageRecord } from '../data/dataset';
+import { readImageFile } from '../data/read-image-file';
 
 /** What a file is made of, before the decoder turns it into model-ready RGB. */
 export interface ImageFingerprint {
@@ -57,7 +57,7 @@ export async function fingerprintImages(records: ImageRecord[], concurrency: num
   return Promise.all(
     records.map((record) =>
       limit(async () => {
-        const bytes = await fs.readFile(record.path);
+        const bytes = await readImageFile(record.path);
         const metadata = await sharp(bytes, { pages: 1 }).metadata();
         // EXIF orientations 5-8 swap the sides.
         const swapped = (metadata.orientation ?? 1) >= 5;

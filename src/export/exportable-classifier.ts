@@ -22,7 +22,7 @@ export interface ExportableClassifier {
  */
 export function exportableClassifier(base: BaseModel, runner: FrozenRunner<tf.Tensor>, head: tf.Sequential, plan: Plan): ExportableClassifier {
   if (base.network.kind === 'layers') {
-    const top = plan.fineTune ? { base: base.network.model, from: plan.cutLayer, until: plan.fineTune.until } : undefined;
+    const top = plan.fineTune ? { base: base.network.model, from: plan.cutLayer, until: plan.fineTune.until, pooling: plan.pooling } : undefined;
     const model = composeClassifier(runner.model!, head, top);
     return {
       format: 'layers-model',

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
+import { ownedPrefix, removeStaleTemporaries } from '../stale-temporaries';
 import type { ExportMetadata } from './export-metadata';
 
 export interface WriteExportArgs {
@@ -12,6 +13,9 @@ export interface WriteExportArgs {
   /** Called on the finished files before they become a version; throws to abandon them. */
   verify: (dir: string) => Promise<void>;
 }
+
+/** Hidden folders an export is written into before it becomes a version: `.incomplete-<pid>-<random>`. */
+export const incompletePrefix = '.incomplete-';
 
 /**
  * Version folders under <out>/<name>/: number -> folder name. Like TF Serving, a name of digits is a
@@ -47,13 +51,16 @@ export function versionDir(modelBaseDir: string, version: number): string | unde
 /**
  * Writes <out>/<name>/<version>/ atomically: everything goes to a hidden temporary folder,
  * is verified, and only then renamed to the next free version number. A crash leaves at most
- * a hidden .incomplete-* folder, never a half-written version; versions are never overwritten.
+ * a hidden .incomplete-* folder, never a half-written version (the next export removes it once its
+ * writer is gone); versions are never overwritten.
  */
 export async function writeExport(args: WriteExportArgs): Promise<{ dir: string; version: number }> {
   const modelBaseDir = path.join(args.outDir, args.name);
   fs.mkdirSync(modelBaseDir, { recursive: true });
+  // Crashed writers' folders go; a concurrent writer's (its pid still runs) stays.
+  removeStaleTemporaries(modelBaseDir, incompletePrefix);
   // Not mkdtemp: its 0700 would keep a server running as another user out. mkdir honours the umask (0755 under 022).
-  const temporary = path.join(modelBaseDir, `.incomplete-${randomBytes(6).toString('hex')}`);
+  const temporary = path.join(modelBaseDir, `${ownedPrefix(incompletePrefix)}${randomBytes(6).toString('hex')}`);
   fs.mkdirSync(temporary);
   try {
     const measured = await args.writeModel(temporary);

@@ -3,10 +3,13 @@ import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { FinetuneConfig } from '../config/schema';
+import { DataError, RuntimeFailure } from '../errors';
 import type { FeatureCache } from './feature-cache';
 
 const magic = Buffer.from('FTF1');
 const headerBytes = magic.length + 4 + 32;
+/** Error codes of a cache folder that is set up wrong (a data/config error), as opposed to e.g. a full disk. */
+const notWritable = new Set(['EACCES', 'EPERM', 'EROFS', 'ENOTDIR', 'EEXIST']);
 
 /**
  * Features on disk, one file per key: magic, float count, SHA-256 of the
@@ -58,21 +61,39 @@ export class DiskFeatureCache implements FeatureCache {
       return undefined;
     }
     const features = decodeEntry(bytes);
-    if (!features) {
-      fs.rmSync(file, { force: true });
-      return undefined;
+    // A cache this user may read but not write still serves its good entries: removing a bad one and
+    // marking a good one used are best effort (set() says clearly when the folder cannot be written).
+    try {
+      if (!features) fs.rmSync(file, { force: true });
+      else {
+        const now = new Date();
+        fs.utimesSync(file, now, now);
+      }
+    } catch {
+      // read-only cache
     }
-    const now = new Date();
-    fs.utimesSync(file, now, now);
     return features;
   }
 
   set(key: string, features: Float32Array): void {
     const file = this.fileFor(key);
-    fs.mkdirSync(path.dirname(file), { recursive: true });
     const temporary = `${file}.${process.pid}.tmp`;
-    fs.writeFileSync(temporary, encodeEntry(features));
-    fs.renameSync(temporary, file);
+    try {
+      fs.mkdirSync(path.dirname(file), { recursive: true });
+      fs.writeFileSync(temporary, encodeEntry(features));
+      fs.renameSync(temporary, file);
+    } catch (error) {
+      try {
+        fs.rmSync(temporary, { force: true });
+      } catch {
+        // nothing was written
+      }
+      const code = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      const message =
+        `Cannot write the feature cache in ${this.dir} (${code} on ${path.relative(this.dir, file)}). Expected a folder this user can write; ` +
+        'fix its permissions or free space, or point base.cacheDir (--cache-dir, FINETUNE_BASE_CACHE_DIR) at a writable folder.';
+      throw notWritable.has(code) ? new DataError(message) : new RuntimeFailure(message);
+    }
   }
 
   prune(): { removed: number; bytes: number } {

@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
-import fs from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import pLimit from 'p-limit';
+import { readImageFile } from '../data/read-image-file';
+import { DataError } from '../errors';
 import type { Logger } from '../logger';
 import { LogLineProgress, type Progress } from '../progress';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
@@ -38,11 +40,26 @@ export interface ExtractFeaturesOptions {
   progress?: Progress;
   /** The step's name in progress output. Defaults to "features". */
   progressLabel?: string;
+  /**
+   * What to do with an image whose bytes no longer match its sha256 (changed since it was checked) or
+   * no longer decode: "fail" (the default) throws a DataError naming it; "skip" leaves its features
+   * undefined and lists it in `skipped`. Its features are never cached under the old hash.
+   */
+  changedImages?: 'fail' | 'skip';
+}
+
+/** An image left out of extraction, and why. */
+export interface ChangedImage {
+  index: number;
+  path: string;
+  reason: string;
 }
 
 export interface ExtractedFeatures {
-  /** One flat Float32Array per image, in the order of the images. */
+  /** One flat Float32Array per image, in the order of the images; undefined for an image in `skipped`. */
   features: Float32Array[];
+  /** Images that changed since they were checked (changedImages "skip"). */
+  skipped: ChangedImage[];
   /** Shape of one image's features ([C] pooled, [H, W, C] unpooled), when known. */
   featureShape?: number[];
   computed: number;
@@ -89,13 +106,33 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
   const size = options.decode.size;
   const imageBytes = size * size * 3;
 
-  /** One batch's pixels as one buffer (N x S x S x 3 bytes). */
+  const skipped = new Map<number, ChangedImage>();
+  /** The pixels of what was checked, or undefined (after recording why) when the file changed since. */
+  const decodeChecked = async (index: number): Promise<Uint8Array | undefined> => {
+    const image = images[index];
+    let reason: string;
+    try {
+      const bytes = await readImageFile(image.path);
+      const sha256 = createHash('sha256').update(bytes).digest('hex');
+      if (sha256 === image.sha256) return (await options.decoder.decode(bytes, options.decode)).data;
+      reason = `changed after it was checked (SHA-256 ${sha256.slice(0, 12)}..., checked ${image.sha256.slice(0, 12)}...)`;
+    } catch (error) {
+      reason = `changed after it was checked: ${(error as Error).message}`;
+    }
+    if (options.changedImages !== 'skip') {
+      throw new DataError(`${image.path} ${reason}. Expected the data folder to stay unchanged while finetune runs; run again once it is.`);
+    }
+    skipped.set(index, { index, path: image.path, reason });
+    options.logger.warn(`skipped ${image.path}: ${reason}`);
+    return undefined;
+  };
+
+  /** One batch's pixels as one buffer (N x S x S x 3 bytes); a skipped image's place stays black and is not stored. */
   const decodeBatch = async (indices: number[]): Promise<Uint8Array> => {
-    const decoded = await Promise.all(
-      indices.map((index) => limit(async () => (await options.decoder.decode(await fs.readFile(images[index].path), options.decode)).data)),
-    );
+    const decoded = await Promise.all(indices.map((index) => limit(() => decodeChecked(index))));
     const flat = new Uint8Array(indices.length * imageBytes);
     decoded.forEach((data, i) => {
+      if (data === undefined) return;
       if (data.length !== imageBytes) throw new Error(`${images[indices[i]].path} decoded to ${data.length} bytes, expected ${size}x${size}x3`);
       flat.set(data, i * imageBytes);
     });
@@ -110,6 +147,7 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
     const width = values.length / batch.length;
     featureShape ??= shape.slice(1);
     batch.forEach((index, i) => {
+      if (skipped.has(index)) return;
       const vector = values.slice(i * width, (i + 1) * width);
       features[index] = vector;
       options.cache.set(keys[index], vector);
@@ -142,8 +180,9 @@ export async function extractFeatures(runner: FrozenRunner<tf.Tensor>, images: F
 
   return {
     features: features as Float32Array[],
+    skipped: [...skipped.values()].sort((a, b) => a.index - b.index),
     ...(featureShape ? { featureShape } : {}),
-    computed: missing.length,
+    computed: missing.length - skipped.size,
     fromCache: images.length - missing.length,
     seconds: (Date.now() - started) / 1000,
     workers: workers > 1 ? workers : 0,

@@ -4,12 +4,18 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { RuntimeFailure } from '../errors';
 import type { Logger } from '../logger';
+import { ownedPrefix, removeStaleTemporaries } from '../stale-temporaries';
 
 export interface DownloadOptions {
   /** Milliseconds without any progress (connecting, headers, or the next chunk) before a request is abandoned. */
   timeoutMs: number;
   logger: Logger;
+  /** Largest download, all files together, in bytes. Defaults to maxDownloadBytes. */
+  maxBytes?: number;
 }
+
+/** Far above any MobileNet-sized model (MobileNetV2 1.4 is ~25 MB), far below what would fill memory or disk. */
+export const maxDownloadBytes = 1024 * 2 ** 20;
 
 /** One file of a completed download, as recorded in download.json. */
 export interface DownloadedFile {
@@ -44,9 +50,9 @@ const storedBytesPerElement: Record<string, number> = {
   float16: 2,
 };
 
-/** Sibling folder a download is written into before it is renamed to targetDir. */
-export function temporaryDirFor(targetDir: string): string {
-  return `${path.resolve(targetDir)}.partial`;
+/** Prefix (within targetDir's parent) of the sibling folders downloads are written into before one is renamed to targetDir. */
+export function temporaryPrefixFor(targetDir: string): string {
+  return `${path.basename(path.resolve(targetDir))}.partial-`;
 }
 
 function sha256Of(bytes: Uint8Array): string {
@@ -78,8 +84,24 @@ function networkFailure(url: string, cause: string): RuntimeFailure {
   );
 }
 
-/** GET url into memory. The timer restarts on every chunk, so slow but steady downloads are not cut off. */
-async function fetchBytes(url: string, timeoutMs: number): Promise<Buffer> {
+/** Bytes a download may still take; fetchBytes draws from it. */
+interface ByteBudget {
+  left: number;
+  readonly max: number;
+}
+
+function tooLarge(url: string, budget: ByteBudget, received: string): RuntimeFailure {
+  return new RuntimeFailure(
+    `Could not download ${url}: ${received}, more than the ${budget.max} bytes a model download may take. ` +
+      `Expected a model of at most that size; check base.hubUrl (--hub-url). ${offlineAlternative}`,
+  );
+}
+
+/**
+ * GET url into memory, within the budget (refused by its announced length, or as soon as it exceeds it).
+ * The timer restarts on every chunk, so slow but steady downloads are not cut off.
+ */
+async function fetchBytes(url: string, timeoutMs: number, budget: ByteBudget): Promise<Buffer> {
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
   let stalled = false;
@@ -97,12 +119,22 @@ async function fetchBytes(url: string, timeoutMs: number): Promise<Buffer> {
       await response.body?.cancel().catch(() => undefined);
       throw networkFailure(url, `the server answered HTTP ${response.status} ${response.statusText}`.trimEnd());
     }
+    const announced = Number(response.headers.get('content-length') ?? NaN);
+    if (announced > budget.left) {
+      await response.body?.cancel().catch(() => undefined);
+      throw tooLarge(url, budget, `the server announced ${announced} bytes`);
+    }
     const chunks: Uint8Array[] = [];
     if (response.body) {
       const reader = response.body.getReader();
       for (;;) {
         const { done, value } = await reader.read();
         if (done) break;
+        budget.left -= value.length;
+        if (budget.left < 0) {
+          await reader.cancel().catch(() => undefined);
+          throw tooLarge(url, budget, 'the files add up to');
+        }
         chunks.push(value);
         restartTimer();
       }
@@ -190,12 +222,14 @@ function parseModelJson(url: string, bytes: Buffer): tf.io.ModelJSON {
  */
 export async function downloadModelFiles(modelJsonUrl: string, targetDir: string, options: DownloadOptions): Promise<DownloadRecord> {
   const finalDir = path.resolve(targetDir);
-  const temporaryDir = temporaryDirFor(finalDir);
-  if (fs.existsSync(temporaryDir)) {
-    options.logger.warn(`removing ${temporaryDir}, left over from an interrupted download`);
+  const parent = path.dirname(finalDir);
+  fs.mkdirSync(parent, { recursive: true });
+  for (const left of removeStaleTemporaries(parent, temporaryPrefixFor(finalDir))) {
+    options.logger.warn(`removed ${left}, left over from an interrupted download`);
   }
-  fs.rmSync(temporaryDir, { recursive: true, force: true });
-  fs.mkdirSync(temporaryDir, { recursive: true });
+  // Each download has its own folder: two concurrent downloads of one model never share or delete each other's files.
+  const temporaryDir = fs.mkdtempSync(path.join(parent, ownedPrefix(temporaryPrefixFor(finalDir))));
+  const budget: ByteBudget = { left: options.maxBytes ?? maxDownloadBytes, max: options.maxBytes ?? maxDownloadBytes };
   try {
     const files: DownloadedFile[] = [];
     const save = (name: string, url: string, bytes: Buffer): void => {
@@ -203,7 +237,7 @@ export async function downloadModelFiles(modelJsonUrl: string, targetDir: string
       files.push({ name, url, bytes: bytes.length, sha256: sha256Of(bytes) });
     };
 
-    const modelJsonBytes = await fetchBytes(modelJsonUrl, options.timeoutMs);
+    const modelJsonBytes = await fetchBytes(modelJsonUrl, options.timeoutMs, budget);
     const modelJson = parseModelJson(modelJsonUrl, modelJsonBytes);
     save('model.json', modelJsonUrl, modelJsonBytes);
 
@@ -217,7 +251,7 @@ export async function downloadModelFiles(modelJsonUrl: string, targetDir: string
       for (const entry of group.paths) {
         const shard = checkShardName(modelJsonUrl, entry);
         const url = shardUrlFor(modelJsonUrl, shard);
-        const bytes = await fetchBytes(url, options.timeoutMs);
+        const bytes = await fetchBytes(url, options.timeoutMs, budget);
         save(shard, url, bytes);
         groupBytes += bytes.length;
         options.logger.info(`  ${shard}: ${(bytes.length / 1e6).toFixed(1)} MB`);
@@ -233,13 +267,33 @@ export async function downloadModelFiles(modelJsonUrl: string, targetDir: string
 
     const record: DownloadRecord = { url: modelJsonUrl, downloadedAt: new Date().toISOString(), files };
     fs.writeFileSync(path.join(temporaryDir, downloadRecordName), `${JSON.stringify(record, null, 2)}\n`);
-    fs.rmSync(finalDir, { recursive: true, force: true });
-    fs.renameSync(temporaryDir, finalDir);
-    return record;
+    return moveIntoPlace(temporaryDir, finalDir, record);
   } catch (error) {
     fs.rmSync(temporaryDir, { recursive: true, force: true });
     throw error;
   }
+}
+
+/**
+ * Renames the finished download to finalDir. A complete folder that a concurrent download put there
+ * first is kept (and this copy dropped) rather than deleted under a reader; anything else there is replaced.
+ */
+function moveIntoPlace(temporaryDir: string, finalDir: string, record: DownloadRecord): DownloadRecord {
+  try {
+    fs.renameSync(temporaryDir, finalDir);
+    return record;
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw error;
+  }
+  const existing = verifyDownloadedModel(finalDir);
+  if (existing.ok) {
+    fs.rmSync(temporaryDir, { recursive: true, force: true });
+    return existing.record;
+  }
+  fs.rmSync(finalDir, { recursive: true, force: true });
+  fs.renameSync(temporaryDir, finalDir);
+  return record;
 }
 
 /**

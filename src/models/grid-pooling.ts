@@ -25,3 +25,19 @@ export function applyGridPooling(featureMap: tf.SymbolicTensor, name: string): t
     .apply(featureMap) as tf.SymbolicTensor;
   return tf.layers.flatten({ name: `${name}_grid_flatten` }).apply(pooled) as tf.SymbolicTensor;
 }
+
+/**
+ * The same pooling on a tensor [N, H, W, C] -> [N, C] (average) or [N, 4C] (grid), written with
+ * slices and means so that it has gradients on every backend (a fine-tuned segment trains through it).
+ * The grid matches applyGridPooling exactly: windows of H - floor(H/2) rows every floor(H/2).
+ */
+export function poolFeatureMap(featureMap: tf.Tensor, pooling: Pooling): tf.Tensor2D {
+  if (pooling === 'average') return tf.mean(featureMap, [1, 2]) as tf.Tensor2D;
+  const [, height, width] = featureMap.shape;
+  const stride = [Math.floor(height / 2), Math.floor(width / 2)];
+  const size = [height - stride[0], width - stride[1]];
+  const quarters = [0, 1].flatMap((row) =>
+    [0, 1].map((column) => tf.mean(tf.slice(featureMap, [0, row * stride[0], column * stride[1], 0], [-1, size[0], size[1], -1]), [1, 2])),
+  );
+  return tf.concat(quarters, 1) as tf.Tensor2D;
+}

@@ -101,16 +101,18 @@ export function blockNumbers(model: tf.LayersModel): number[] {
 }
 
 /**
- * The freeze boundary below the top `count` blocks: the layer that feeds the first of them.
- * Everything after it, up to the last feature map, is fine-tuned.
+ * The freeze boundary below `count` blocks: the layer that feeds the first of them. The blocks
+ * end at the top, or at block `lastBlock` when the network is cut off there (fine-tuning up to
+ * the depth where features transfer best). Everything after the boundary up to the end is fine-tuned.
  */
-export function boundaryBelowTopBlocks(model: tf.LayersModel, count: number): { boundary: string; firstBlock: number } {
-  const blocks = blockNumbers(model);
-  if (blocks.length === 0) {
+export function boundaryBelowTopBlocks(model: tf.LayersModel, count: number, lastBlock?: number): { boundary: string; firstBlock: number } {
+  const all = blockNumbers(model);
+  if (all.length === 0) {
     throw new DataError(`The base model ${model.name} has no numbered blocks (block_<n>_*, expanded_conv_<n>_*, Conv2d_<n>_*); fine-tuning top blocks needs a MobileNet-style base.`);
   }
+  const blocks = lastBlock === undefined ? all : all.filter((n) => n <= lastBlock);
   if (!Number.isInteger(count) || count < 1 || count > blocks.length) {
-    throw new DataError(`Received ${count} top blocks to fine-tune. Expected an integer from 1 to ${blocks.length} for this base.`);
+    throw new DataError(`Received ${count} blocks to fine-tune${lastBlock === undefined ? '' : ` up to block_${lastBlock}`}. Expected an integer from 1 to ${blocks.length} for this base.`);
   }
   const firstBlock = blocks[blocks.length - count];
   const firstLayer = model.layers.find((layer) => blockOf(layer.name) === firstBlock)!;

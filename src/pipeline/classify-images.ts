@@ -1,9 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
-import fs from 'node:fs/promises';
 import pLimit from 'p-limit';
 import type { LoadedExport } from '../export/load-export';
 import type { ExportMetadata } from '../export/export-metadata';
 import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
+import { readImageFile } from '../data/read-image-file';
 
 export interface Classified {
   file: string;
@@ -44,7 +44,7 @@ export async function classifyImages(
       batch.map((file) =>
         limit(async () => {
           try {
-            return { file, pixels: (await decoder.decode(await fs.readFile(file), decodeOptions)).data };
+            return { file, pixels: (await decoder.decode(await readImageFile(file), decodeOptions)).data };
           } catch (error) {
             return { file, error: (error as Error).message };
           }

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Dataset, ImageRecord } from '../data/dataset';
 import { extractFeatures, type ExtractFeaturesOptions } from '../features/extract-features';
+import { leaveOutChangedImages } from '../features/leave-out-changed-images';
 import type { FrozenRunner } from '../features/frozen-runner';
 import type { AugmentationSettings } from '../preprocess/augmentation';
 import { AugmentingDecoder } from '../preprocess/augmenting-decoder';
@@ -20,7 +21,8 @@ export interface DatasetFeatures {
 /**
  * The frozen part's output for every image of every split (one extraction, so workers start once),
  * plus `augment.views` augmented views of each training image, each a pure function of (image, view,
- * seed) cached like the originals. Validation and test images are never augmented.
+ * seed) cached like the originals. Validation and test images are never augmented. An image that
+ * changed since it was checked is taken out of `dataset` (its splits) and listed in dataset.skipped.
  */
 export async function extractDatasetFeatures(
   runner: FrozenRunner<tf.Tensor>,
@@ -28,7 +30,7 @@ export async function extractDatasetFeatures(
   options: ExtractFeaturesOptions & { augment: AugmentationSettings },
 ): Promise<DatasetFeatures> {
   const { augment, ...extractOptions } = options;
-  const extracted = await extractFeatures(runner, [...dataset.train, ...dataset.val, ...dataset.test], extractOptions);
+  const extracted = leaveOutChangedImages(dataset, await extractFeatures(runner, [...dataset.train, ...dataset.val, ...dataset.test], { ...extractOptions, changedImages: 'skip' }));
   let computed = extracted.computed;
   const featureShape = extracted.featureShape ?? runner.featureShape ?? [extracted.features[0]?.length ?? 0];
   const labelsOf = (part: ImageRecord[]) => part.map((r) => dataset.labels.indexOf(r.label));
@@ -43,6 +45,7 @@ export async function extractDatasetFeatures(
   const val = dataset.val.length > 0 ? labelled(extracted.features.slice(valStart, testStart), labelsOf(dataset.val)) : undefined;
   const test = dataset.test.length > 0 ? labelled(extracted.features.slice(testStart), labelsOf(dataset.test)) : undefined;
   const trainFeatures = extracted.features.slice(0, valStart);
+  const trainLabels = labelsOf(dataset.train);
   // The tensors hold the features; let the per-image arrays go (activations add up at 5,000 images).
   extracted.features.length = 0;
   for (let view = 1; view <= augment.views; view++) {
@@ -52,13 +55,19 @@ export async function extractDatasetFeatures(
       decoder,
       keyParts: { ...options.keyParts, preprocessing: decoder.describe(options.decode) },
       progressLabel: `augmented view ${view}/${augment.views}`,
+      changedImages: 'skip',
     });
     computed += augmented.computed;
-    trainFeatures.push(...augmented.features);
+    // An image that changed now has no view; its earlier features (of what was checked) stay.
+    augmented.features.forEach((features, i) => {
+      if (!features) return;
+      trainFeatures.push(features);
+      trainLabels.push(trainLabels[i]);
+    });
   }
-  const train = labelled(trainFeatures, Array.from({ length: augment.views + 1 }, () => labelsOf(dataset.train)).flat());
+  const train = labelled(trainFeatures, trainLabels);
   trainFeatures.length = 0;
-  const total = dataset.train.length * (augment.views + 1) + dataset.val.length + dataset.test.length;
+  const total = trainLabels.length + dataset.val.length + dataset.test.length;
   return { train, val, test, computed, fromCache: total - computed, tensors };
 }
 

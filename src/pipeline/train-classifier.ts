@@ -3,9 +3,12 @@ import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Progress } from '../progress';
+import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
+import { EarlyAbandon } from '../train/early-abandon';
 import { fineTuneNetwork } from '../train/fine-tune';
+import { correctPredictions, keepOrDropFineTuning, type FineTuneGate } from '../train/fine-tune-gate';
 import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
 import { buildConfiguredHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
@@ -37,6 +40,8 @@ export interface TrainedClassifier {
   /** The fine-tuned top of the base (shares its layers), when the plan fine-tunes. */
   segment?: tf.LayersModel;
   phases: TrainingPhase[];
+  /** When the plan fine-tunes: whether the fine-tuning phase was kept, or the head-only model restored, and why. */
+  fineTuneGate?: FineTuneGate;
   /** Loss and accuracy of the whole trained network on cached inputs. */
   score(data: LabelledData): { loss: number; accuracy: number };
   /** Class probabilities of the whole trained network for each cached input, [examples x classes] row-major. */
@@ -46,11 +51,11 @@ export interface TrainedClassifier {
 const poolingBatch = 64;
 
 /** Pooled outputs of the (frozen) segment, computed in batches so activations never pile up. */
-function pooledThrough(segment: tf.LayersModel, data: LabelledData): LabelledData & { x: tf.Tensor2D } {
+function pooledThrough(segment: tf.LayersModel, data: LabelledData, pooling: Pooling): LabelledData & { x: tf.Tensor2D } {
   const parts: tf.Tensor[] = [];
   for (let start = 0; start < data.labels.length; start += poolingBatch) {
     const size = Math.min(poolingBatch, data.labels.length - start);
-    parts.push(tf.tidy(() => tf.mean(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, [1, 2])));
+    parts.push(tf.tidy(() => poolFeatureMap(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, pooling)));
   }
   const x = tf.concat(parts) as tf.Tensor2D;
   parts.forEach((t) => t.dispose());
@@ -138,10 +143,14 @@ export async function trainClassifier(args: {
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
-  const headInput = segment ? pooledThrough(segment, args.train) : (args.train as LabelledData & { x: tf.Tensor2D });
-  const headVal = segment && args.val ? pooledThrough(segment, args.val) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
+  segment?.layers.forEach((layer) => (layer.trainable = true));
+  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
   const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
   const phases: TrainingPhase[] = [];
+  /** Which validation images the head-only model classifies right: what fine-tuning must beat. */
+  let headOnlyCorrect: boolean[] | undefined;
   // Features of different depths and channels differ in scale by orders of magnitude: the head
   // learns on standardized features, and the standardization is then folded into its weights.
   const stats = featureStatistics(headInput.x);
@@ -159,6 +168,9 @@ export async function trainClassifier(args: {
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
     foldStandardization(head, stats);
+    if (segment && headVal && headVal.labels.length > 0) {
+      headOnlyCorrect = correctPredictions((await predictInBatches((x) => head.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels);
+    }
   } finally {
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
@@ -176,23 +188,46 @@ export async function trainClassifier(args: {
     };
   }
 
-  const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
+  const network = fineTuneNetwork({
+    segment,
+    head,
+    baseRateMultiplier: config.train.baseRateMultiplier,
+    trainBatchNorm: config.train.trainBatchNorm,
+    pooling: plan.pooling,
+  });
+  const classifier = (gate?: FineTuneGate): TrainedClassifier => ({
+    head,
+    segment,
+    phases,
+    ...(gate ? { fineTuneGate: gate } : {}),
+    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
+    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
+  });
+  if (!headOnlyCorrect || !args.val) {
+    logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
+    return classifier();
+  }
   assertFiniteInputs(args.train.x, 'training');
+  const abandon = new EarlyAbandon(headOnlyCorrect);
   const fineTuneOptions: FitOptions = {
     ...fitOptions,
     ...checkpoint('fine-tune'),
     epochs: config.train.fineTuneEpochs,
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
-    callbacks: callbacks('fine-tune'),
+    callbacks: [abandon, ...callbacks('fine-tune')],
   };
-  const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
-  phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
-  return {
-    head,
-    segment,
-    phases,
-    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
-    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
-  };
+  const gate = await keepOrDropFineTuning({
+    network,
+    val: args.val,
+    headOnlyCorrect,
+    evaluationBatchSize: poolingBatch,
+    fineTune: async () => {
+      const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
+      phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
+      return abandon.abandoned;
+    },
+  });
+  logger.info(gate.reason);
+  return classifier(gate);
 }

@@ -6,6 +6,7 @@ import { BaseStage } from '../stages/base-stage';
 import { CrossValidatedGateStage } from '../stages/cross-validated-gate-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
+import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
 import { MeasureStage } from '../stages/measure-stage';
@@ -33,6 +34,8 @@ export interface TrainResult {
   /** Present when export.quantize is float16 or uint8: weight sizes and the validation accuracy change. */
   quantization?: ExportQuantization;
   skipped: { path: string; reason: string }[];
+  /** What did not stop the run but should be known (e.g. a class left out by data.skipEmptyClasses, a model below the run's earlier best). */
+  warnings: string[];
   /** Frozen-part outputs computed in this run, those read from the cache, and the examples training saw per epoch (images and their augmented views). */
   features: { computed: number; fromCache: number; trainingExamples: number };
   timings: Record<string, number>;
@@ -51,7 +54,7 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
 }
 
-/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), gate, export, report. */
+/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), fine-tune gate, gate, export, report. */
 @injectable()
 export class TrainStages {
   constructor(
@@ -62,6 +65,7 @@ export class TrainStages {
     @inject(PlanStage) readonly plan: PlanStage,
     @inject(ExtractStage) readonly extract: ExtractStage,
     @inject(FitStage) readonly fit: FitStage,
+    @inject(FineTuneGateStage) readonly fineTuneGate: FineTuneGateStage,
     @inject(GateStage) readonly gate: GateStage,
     @inject(ExportStage) readonly exportFolder: ExportStage,
     @inject(ReportStage) readonly report: ReportStage,
@@ -81,6 +85,7 @@ export class TrainStages {
       .then(this.extract)
       .then(this.selectHead)
       .then(unlessHeadSelected(this.fit))
+      .then(this.fineTuneGate)
       .then(unlessHeadSelected(this.gate))
       .then(this.crossValidatedGate)
       .then(this.exportFolder)
@@ -106,6 +111,7 @@ function trainResultOf(c: TrainContext): TrainResult {
     metrics: c.metrics,
     ...(c.quantization ? { quantization: c.quantization } : {}),
     skipped: c.dataset.skipped,
+    warnings: [...c.dataset.warnings, ...(c.belowEarlierBest ? [c.belowEarlierBest] : [])],
     features: { computed: c.features.computed, fromCache: c.features.fromCache, trainingExamples: c.features.train.labels.length },
     timings: c.timings,
     training: {

@@ -3,6 +3,7 @@ import type { BaseModel } from '../models/base-model';
 import { ConfigError } from '../errors';
 import type { Pooling } from '../models/grid-pooling';
 import { blockNumbers, blockOf, boundaryBelowTopBlocks } from '../models/network-surgery';
+import { fineTuneGateRule, type FineTuneGate } from '../train/fine-tune-gate';
 import type { Similarity } from './similarity';
 import type { SelectionSummary } from '../select/selection-summary';
 
@@ -18,7 +19,7 @@ export interface Plan {
   /** Layer whose output is cached: the freeze boundary. Everything up to it is frozen. */
   cutLayer: string;
   /** When blocks above the boundary are fine-tuned: the last layer they run to. */
-  fineTune?: { until: string; blocks: number };
+  fineTune?: FineTune;
   /** How the head pools the features it reads. */
   pooling: Pooling;
   /** Layers that learn. */
@@ -26,6 +27,18 @@ export interface Plan {
   reasons: string[];
   /** Small data, after training: the candidates cross-validation tried, the winner and why. */
   selection?: SelectionSummary;
+}
+
+/**
+ * The fine-tuned part of a plan: `blocks` blocks ending at `until`, which is the top of the base
+ * or (to: peak) the depth where features transfer best, the layers above it cut off.
+ */
+export interface FineTune {
+  until: string;
+  blocks: number;
+  to: 'peak' | 'top';
+  /** After training: whether the fine-tuning phase beat the head-only model on validation, with the numbers. */
+  gate?: FineTuneGate;
 }
 
 export interface PlanInputs {
@@ -36,6 +49,8 @@ export interface PlanInputs {
   /** Blocks fine-tuned by the top and deep policies. */
   topBlocks: number;
   deepBlocks: number;
+  /** Where a deep plan ends the fine-tuned network: at the transfer peak (default) or the top. */
+  fineTuneTo?: 'peak' | 'top';
   perClass: Record<string, number>;
   /** A dataset is large when it has at least this many training images... */
   largeMinImages: number;
@@ -53,13 +68,13 @@ export interface PlanInputs {
 export interface FreezeBoundary {
   policy: Exclude<PolicyName, 'auto'>;
   cutLayer: string;
-  fineTune?: { until: string; blocks: number };
+  fineTune?: FineTune;
   pooling: Pooling;
   trainableLayers: string[];
   reasons: string[];
 }
 
-type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'headLayers' | 'requestedPooling' | 'gridMinImagesPerClass'> & {
+type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' | 'topBlocks' | 'deepBlocks' | 'fineTuneTo' | 'headLayers' | 'requestedPooling' | 'gridMinImagesPerClass'> & {
   size?: 'small' | 'large';
   /** Training images in the smallest class, once the data are read. */
   smallestClass?: number;
@@ -76,7 +91,8 @@ function blocksFrom(model: tf.LayersModel, layer: string): number | undefined {
 function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: string): string[] {
   const start = model.layers.findIndex((layer) => layer.name === boundary) + 1;
   const end = model.layers.findIndex((layer) => layer.name === until);
-  return model.layers.slice(start, end + 1).filter((layer) => layer.trainableWeights.length > 0).map((layer) => layer.name);
+  // Every layer with weights: the fine-tuned segment unfreezes the ones its authors had frozen.
+  return model.layers.slice(start, end + 1).filter((layer) => layer.weights.length > 0).map((layer) => layer.name);
 }
 
 /**
@@ -89,6 +105,8 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   let policy: Exclude<PolicyName, 'auto'>;
   let measuredCut: string | undefined;
   let deepBlocks = inputs.deepBlocks;
+  /** Where a deep plan's fine-tuned network ends when transfer peaks below the top. */
+  let peak: string | undefined;
   const { size, similarity } = inputs;
   if (inputs.requestedPolicy === 'auto' && size && similarity && similarity.category !== 'not-measured') {
     const similar = similarity.category === 'similar';
@@ -104,9 +122,30 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
     );
     if (policy === 'intermediate') measuredCut = similarity.best;
     if (policy === 'deep' && base.network.kind === 'layers') {
-      const needed = blocksFrom(base.network.model, similarity.best!) ?? inputs.topBlocks;
+      const model = base.network.model;
+      const best = similarity.best!;
+      const needed = blocksFrom(model, best) ?? inputs.topBlocks;
       deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
-      if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+      const peakBlock = blockOf(best);
+      if (inputs.fineTuneTo === 'top' || best === base.lastFeatureLayer || peakBlock === undefined) {
+        if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+      } else {
+        // The same number of blocks unfreezes, ending at the peak, never below the floor policy.deepBlocks sets.
+        const all = blockNumbers(model);
+        const floor = all[Math.max(all.length - inputs.deepBlocks, 0)];
+        const belowPeak = all.filter((n) => n >= floor && n <= peakBlock).length;
+        if (belowPeak === 0) {
+          policy = 'intermediate';
+          measuredCut = best;
+          reasons.push(
+            `Transfer peaks at ${best}, below the floor of policy.deepBlocks=${inputs.deepBlocks} (block_${floor}): nothing there may unfreeze, ` +
+              `so the base stays frozen and the head reads ${best}, as under intermediate.`,
+          );
+        } else {
+          peak = best;
+          deepBlocks = Math.min(deepBlocks, belowPeak);
+        }
+      }
     }
   } else if (inputs.requestedPolicy === 'auto') {
     policy = base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head';
@@ -123,13 +162,20 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   if (policy === 'top' || policy === 'deep') {
     const model = (base.network as { model: tf.LayersModel }).model;
     const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
-    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks);
-    const until = base.lastFeatureLayer;
+    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOf(peak));
+    const until = peak ?? base.lastFeatureLayer;
+    if (peak) {
+      reasons.push(
+        `Transfer peaks at ${peak}, below the top (${base.lastFeatureLayer}): the fine-tuned network ends there and the layers above are cut off ` +
+          '(as under intermediate), instead of fine-tuning towards a top whose features transfer worse.',
+      );
+    }
     reasons.push(
-      `The top ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
+      `${peak ? 'The' : 'The top'} ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
         `on activations of ${boundary} cached once per image; everything up to ${boundary} stays frozen in inference mode.`,
     );
-    const fineTune = { until, blocks };
+    reasons.push(fineTuneGateRule);
+    const fineTune: FineTune = { until, blocks, to: peak ? 'peak' : 'top' };
     return {
       policy,
       cutLayer: boundary,
@@ -172,20 +218,23 @@ const gridAdvantage = 0.01;
  * there, but lost 6 on natural photos. So auto takes the grid only when the similarity probe
  * measured it better at the cut, and never for tiny classes, where four times the features overfit.
  */
-function choosePooling(inputs: BoundaryInputs, cutLayer: string, fineTune: { until: string } | undefined, reasons: string[]): Pooling {
+function choosePooling(inputs: BoundaryInputs, boundary: string, fineTune: FineTune | undefined, reasons: string[]): Pooling {
   const requested = inputs.requestedPooling ?? 'auto';
   const graph = inputs.base.network.kind === 'graph';
-  if (requested === 'grid' && (graph || fineTune)) {
+  // A network cut at the transfer peak is read there like intermediate's, fine-tuned or not.
+  const gridPossible = !graph && (!fineTune || fineTune.to === 'peak');
+  const cutLayer = fineTune?.until ?? boundary;
+  if (requested === 'grid' && !gridPossible) {
     throw new ConfigError(
-      `Received policy.pooling=grid with ${graph ? `the GraphModel base ${inputs.base.id}` : 'a fine-tuning plan'}. ` +
-        'Grid pooling needs frozen features of a LayersModel base (policy head or intermediate). Use --pooling auto or average.',
+      `Received policy.pooling=grid with ${graph ? `the GraphModel base ${inputs.base.id}` : 'a plan that fine-tunes up to the top'}. ` +
+        'Grid pooling needs features of a LayersModel base below its top (policy head, intermediate, or deep ending at the transfer peak). Use --pooling auto or average.',
     );
   }
   if (requested !== 'auto') {
     reasons.push(`The head pools features ${requested === 'grid' ? 'over a 2x2 grid' : 'over the whole image'}, as configured (policy.pooling).`);
     return requested;
   }
-  if (graph || fineTune || cutLayer === inputs.base.lastFeatureLayer) return 'average';
+  if (!gridPossible || cutLayer === inputs.base.lastFeatureLayer) return 'average';
   const measured = inputs.similarity?.pooling?.layer === cutLayer ? inputs.similarity.pooling : undefined;
   if (!measured) return 'average';
   const minimum = inputs.gridMinImagesPerClass ?? 20;
@@ -227,4 +276,10 @@ export function makePlan(inputs: PlanInputs): Plan {
       ...boundary.reasons,
     ],
   };
+}
+
+/** The plan as trained: the fine-tuning phase's keep-or-drop decision, with its numbers, joins it. */
+export function withFineTuneGate(plan: Plan, gate: FineTuneGate | undefined): Plan {
+  if (!gate || !plan.fineTune) return plan;
+  return { ...plan, fineTune: { ...plan.fineTune, gate }, reasons: [...plan.reasons, gate.reason] };
 }

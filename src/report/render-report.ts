@@ -1,5 +1,6 @@
 import type { TopLevelSpec } from 'vega-lite/build/index';
 import { classCountsChart, confusionChart, curvesChart, learningRateChart, perClassChart, transferabilityChart } from './charts';
+import type { FineTuneGate } from '../train/fine-tune-gate';
 import { escapeHtml } from './escape-html';
 import { renderChartSvg } from './render-charts';
 import type { ReportData, Thumbnail } from './report-data';
@@ -175,7 +176,7 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     card('dataset size', `${plan.datasetSize.category} (${plan.datasetSize.total} images)`),
     card('similarity', similarity.category),
     card('features taken at', plan.cutLayer),
-    ...(plan.fineTune ? [card('fine-tuned', `${plan.fineTune.blocks} blocks to ${plan.fineTune.until}`)] : []),
+    ...(plan.fineTune ? [card('fine-tuned', `${plan.fineTune.blocks} blocks to ${plan.fineTune.until}${fineTuneOutcome(plan.fineTune.gate)}`)] : []),
     card('trainable layers', String(plan.trainableLayers.length)),
   ].join('')}</div>
 <ul class="reasons">${plan.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
@@ -258,4 +259,10 @@ function topLossesSection(data: ReportData): string {
 <p class="muted">The validation images with the highest loss, the most confidently wrong first (red border: misclassified).</p>
 <div class="losses">${cards || '<p class="muted">No validation images.</p>'}</div>
 </section>`;
+}
+
+function fineTuneOutcome(gate: FineTuneGate | undefined): string {
+  if (!gate) return '';
+  const numbers = `${gate.fineTunedAccuracy.toFixed(3)} vs ${gate.headOnlyAccuracy.toFixed(3)} head-only`;
+  return gate.kept ? ` · kept (${numbers})` : ` · dropped, head-only exported (${numbers})`;
 }

@@ -1,5 +1,6 @@
 import fs from 'node:fs';
 import path from 'node:path';
+import { DataError } from '../errors';
 import type { RunDirectory } from '../runs/run-directory';
 import { renderReport } from './render-report';
 import { epochPoints, type ReportData } from './report-data';
@@ -28,12 +29,14 @@ export async function writeReport(run: RunDirectory, data: ReportData): Promise<
  */
 export function readReportData(run: RunDirectory): ReportData {
   if (fs.existsSync(reportDataPath(run))) {
-    const data = JSON.parse(fs.readFileSync(reportDataPath(run), 'utf8')) as ReportData;
+    const recovery = `Delete it to rebuild the report from the run's metrics.jsonl: finetune report ${run.id} --render`;
+    const data = readJsonFile<ReportData>(reportDataPath(run), recovery);
+    if (!Array.isArray(data.epochs)) throw new DataError(`${reportDataPath(run)} has no "epochs" list. Expected the report data a run writes. ${recovery}`);
     // Epochs recorded after the data file was written (none in a normal run) are not lost.
     const recorded = epochPoints(run);
     return recorded.length > data.epochs.length ? { ...data, epochs: recorded } : data;
   }
-  const config = JSON.parse(fs.readFileSync(run.configPath, 'utf8')) as { values?: { export?: { name?: string } } };
+  const config = readJsonFile<{ values?: { export?: { name?: string } } }>(run.configPath, 'The run cannot be reported without it.');
   return {
     formatVersion: 1,
     runId: run.id,
@@ -43,6 +46,22 @@ export function readReportData(run: RunDirectory): ReportData {
     createdAt: fs.statSync(run.configPath).mtime.toISOString(),
     epochs: epochPoints(run),
   };
+}
+
+/** A JSON file of a run folder; one cut short (a crash, a full disk) or edited is a DataError saying how to recover. */
+function readJsonFile<T>(file: string, recovery: string): T {
+  let text = '';
+  try {
+    text = fs.readFileSync(file, 'utf8');
+    const value = JSON.parse(text);
+    if (!value || typeof value !== 'object') throw new Error('not a JSON object');
+    return value as T;
+  } catch (error) {
+    throw new DataError(
+      `${file} cannot be read (${(error as Error).message}; received ${Buffer.byteLength(text)} bytes). ` +
+        `Expected the complete JSON object a run writes: it was cut short or changed. ${recovery}`,
+    );
+  }
 }
 
 /** Renders report.html again from the run folder. */

@@ -4,12 +4,14 @@ import { RuntimeFailure } from '../errors';
 import type { ExportMetadata } from '../export/export-metadata';
 import { Logger } from '../logger';
 import type { Stage } from '../pipeline/stage';
+import { checkAgainstEarlierBest } from '../runs/earlier-best';
 import type { LabelledData } from '../train/fit';
 import type { ExtractOutput } from './extract-stage';
 import type { FitOutput } from './fit-stage';
+import type { RunFolderOutput } from './run-folder-stage';
 import type { ScanOutput } from './scan-stage';
 
-export type GateInput = Pick<ScanOutput, 'dataset'> & Pick<ExtractOutput, 'features'> & FitOutput;
+export type GateInput = Pick<ScanOutput, 'dataset'> & Pick<ExtractOutput, 'features'> & FitOutput & Partial<Pick<RunFolderOutput, 'earlierBest'>>;
 
 /** Refuses a model whose validation accuracy is below export.minAccuracy (also applied to the quantized export). */
 export interface AccuracyGate {
@@ -24,6 +26,8 @@ export interface GateOutput {
   /** Class probabilities of every validation image, [examples x classes] row-major (for the report). */
   validationProbabilities?: Float32Array;
   accuracyGate: AccuracyGate;
+  /** The loud warning when a resumed run's model is below the run's own earlier best (refused instead when minAccuracy is set). */
+  belowEarlierBest?: string;
 }
 
 /** gate: scores the trained network on the validation (and test) split and refuses to go on below export.minAccuracy. */
@@ -36,7 +40,7 @@ export class GateStage implements Stage<GateInput, GateOutput> {
     @inject(Logger) private readonly logger: Logger,
   ) {}
 
-  readonly run = async ({ dataset, features, trained }: GateInput): Promise<GateOutput> => {
+  readonly run = async ({ dataset, features, trained, earlierBest }: GateInput): Promise<GateOutput> => {
     const { train, val, test } = features;
     const score = (data: LabelledData | undefined) => (data ? { ...trained.score(data), n: data.labels.length } : undefined);
     const valScore = score(val) ?? { ...trained.score(train), n: 0 };
@@ -46,7 +50,9 @@ export class GateStage implements Stage<GateInput, GateOutput> {
     const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
     const accuracyGate = accuracyGateOf(this.config.export.minAccuracy, valScore.n || dataset.train.length);
     accuracyGate.require(valScore.accuracy, 'model');
-    return { metrics, validationProbabilities, accuracyGate };
+    const belowEarlierBest = checkAgainstEarlierBest(valScore, earlierBest, accuracyGate.minAccuracy);
+    if (belowEarlierBest) this.logger.warn(belowEarlierBest);
+    return { metrics, validationProbabilities, accuracyGate, ...(belowEarlierBest ? { belowEarlierBest } : {}) };
   };
 }
 

@@ -2,8 +2,10 @@ import { inject, injectable } from 'inversify';
 import path from 'node:path';
 import { FinetuneConfig } from '../config/schema';
 import { Logger } from '../logger';
-import type { Stage } from '../pipeline/stage';
-import { createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
+import type { Stage, StageServices } from '../pipeline/stage';
+import { earlierBest, type EarlierBest } from '../runs/earlier-best';
+import { createRunDirectory, openRunDirectory, readEpochRecords, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
+import { lockRun } from '../runs/run-lock';
 
 export interface RunFolderInput {
   dataDir: string;
@@ -17,6 +19,8 @@ export interface RunFolderOutput {
   run: RunDirectory;
   /** The export's name: export.name, or the data folder's. */
   name: string;
+  /** A resumed run's best validated model before this resume (the gate warns below it). */
+  earlierBest?: EarlierBest;
 }
 
 /** prepare (1/4): the run's folder under runs.dir, new or (with resume) the one to continue. */
@@ -29,20 +33,28 @@ export class RunFolderStage implements Stage<RunFolderInput, RunFolderOutput> {
     @inject(Logger) private readonly logger: Logger,
   ) {}
 
-  readonly run = async ({ dataDir, resolvedConfig, resume }: RunFolderInput): Promise<RunFolderOutput> => {
+  readonly run = async ({ dataDir, resolvedConfig, resume }: RunFolderInput, services: StageServices): Promise<RunFolderOutput> => {
     const { config, logger } = this;
     const name = config.export.name || path.basename(path.resolve(dataDir));
     if (resume) {
-      const run = openRunDirectory(config.runs.dir, resume);
+      const run = this.locked(openRunDirectory(config.runs.dir, resume), services);
       logger.info(`resuming run ${run.id}: ${run.dir}`);
-      return { run, name };
+      const best = earlierBest(readEpochRecords(run));
+      return { run, name, ...(best ? { earlierBest: best } : {}) };
     }
-    const run = createRunDirectory(config.runs.dir, name);
+    const run = this.locked(createRunDirectory(config.runs.dir, name), services);
     writeRunConfig(run, resolvedConfig ?? config);
     writeRunInfo(run, { dataDir: path.resolve(dataDir), startedAt: new Date().toISOString() });
     logger.info(`run ${run.id}: ${run.dir}`);
     return { run, name };
   };
+
+  /** One process per run folder: the lock is taken first and released when the job ends (its owned resources go last first). */
+  private locked(run: RunDirectory, services: StageServices): RunDirectory {
+    const lock = lockRun(run);
+    services.own({ dispose: () => lock.release() });
+    return run;
+  }
 
   /** How to continue an interrupted run (--runs-dir only when it is not the default). */
   resumeHint(run: RunDirectory | undefined): string | undefined {

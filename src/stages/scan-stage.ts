@@ -50,6 +50,7 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
       cutLayer: config.policy.cutLayer,
       topBlocks: config.policy.topBlocks,
       deepBlocks: config.policy.deepBlocks,
+      fineTuneTo: config.policy.fineTuneTo,
       headLayers: headLayerNames(config.train.hiddenUnits),
       requestedPooling: config.policy.pooling,
       gridMinImagesPerClass: config.policy.gridMinImagesPerClass,
@@ -69,6 +70,7 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
     const dataset = await loadDataset(dataDir, this.decoder, {
       validationFraction: config.data.validationFraction,
       minImagesPerClass: config.data.minImagesPerClass,
+      skipEmptyClasses: config.data.skipEmptyClasses,
       decode: { fit: input.fit, maxInputPixels: input.maxInputPixels, concurrency: config.preprocess.concurrency },
       knownGood: (sha256) => vouching.some((parts) => this.cache.has(featureKey({ imageSha256: sha256, ...parts }))),
       progress: this.progress,
@@ -84,6 +86,7 @@ export class ScanStage implements Stage<{ dataDir: string } & BaseOutput, ScanOu
         `${dataset.skipped.length ? `, ${dataset.skipped.length} skipped` : ''}`,
     );
     for (const skipped of dataset.skipped) logger.warn(`skipped ${skipped.path}: ${skipped.reason}`);
+    for (const warning of dataset.warnings) logger.warn(warning);
     const valCounts = countByLabel(dataset.val, dataset.labels);
     const unmeasured = dataset.labels.filter((label) => valCounts[label] === 0);
     if (unmeasured.length > 0) {

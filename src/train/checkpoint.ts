@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
+import { createHash } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
-import { RuntimeFailure } from '../errors';
+import { DataError, RuntimeFailure } from '../errors';
 
 /** Named lists of tensors, e.g. { weights: [...], best: [...], optimizer_0: [...] }. */
 export type TensorGroups = Record<string, tf.Tensor[]>;
@@ -19,12 +20,16 @@ interface Header {
   tensors: Record<string, TensorEntry[]>;
 }
 
-const format = 'finetune-checkpoint-1';
+const format = 'finetune-checkpoint-2';
+/** Starts every checkpoint file; then the SHA-256 of everything after it. */
+const magic = Buffer.from('FTCK');
+const prefixBytes = magic.length + 32;
 
 /**
- * Writes a checkpoint as one file: a little-endian uint32 header length, the JSON header (state and
- * tensor layout), then the raw tensor data. Written to a temporary file, flushed, then renamed over
- * the old one, so a crash leaves either the previous checkpoint or the new one, never half of one.
+ * Writes a checkpoint as one file: magic, the SHA-256 of the rest (as the feature cache does), a
+ * little-endian uint32 header length, the JSON header (state and tensor layout), then the raw tensor
+ * data. Written to a temporary file, flushed, then renamed over the old one, so a crash leaves either
+ * the previous checkpoint or the new one, never half of one.
  */
 export function writeCheckpoint(file: string, state: unknown, groups: TensorGroups): void {
   const layout: Record<string, TensorEntry[]> = {};
@@ -44,11 +49,13 @@ export function writeCheckpoint(file: string, state: unknown, groups: TensorGrou
   const header = Buffer.from(JSON.stringify({ format, state, tensors: layout } satisfies Header));
   const size = Buffer.alloc(4);
   size.writeUInt32LE(header.length);
+  const hash = createHash('sha256');
+  for (const chunk of [size, header, ...chunks]) hash.update(chunk);
   fs.mkdirSync(path.dirname(file), { recursive: true });
   const temporary = `${file}.tmp-${process.pid}`;
   const fd = fs.openSync(temporary, 'w');
   try {
-    for (const chunk of [size, header, ...chunks]) fs.writeSync(fd, chunk);
+    for (const chunk of [magic, hash.digest(), size, header, ...chunks]) fs.writeSync(fd, chunk);
     fs.fsyncSync(fd);
   } finally {
     fs.closeSync(fd);
@@ -56,10 +63,34 @@ export function writeCheckpoint(file: string, state: unknown, groups: TensorGrou
   fs.renameSync(temporary, file);
 }
 
+/**
+ * The part of a checkpoint file after its checksum, once the checksum matches. A checkpoint that was
+ * changed or damaged after it was written is refused (a DataError), never resumed.
+ */
+function verifiedContents(file: string, bytes: Buffer): Buffer {
+  const fix = `Start a new run with finetune train --data DIR, or delete ${file} to train this phase again with --resume.`;
+  if (bytes.length < prefixBytes || !bytes.subarray(0, magic.length).equals(magic)) {
+    throw new DataError(
+      `The checkpoint ${file} has no checksum (received ${bytes.length} bytes starting ${JSON.stringify(bytes.subarray(0, magic.length).toString('latin1'))}; ` +
+        `expected a ${format} file starting "${magic}"): it cannot be verified, so it is not resumed. ${fix}`,
+    );
+  }
+  const contents = bytes.subarray(prefixBytes);
+  const actual = createHash('sha256').update(contents).digest('hex');
+  const recorded = bytes.subarray(magic.length, prefixBytes).toString('hex');
+  if (actual !== recorded) {
+    throw new DataError(
+      `The checkpoint ${file} fails its checksum (its contents hash to SHA-256 ${actual.slice(0, 16)}..., it recorded ${recorded.slice(0, 16)}...): ` +
+        `it was changed or damaged after it was written, so it is not resumed. ${fix}`,
+    );
+  }
+  return contents;
+}
+
 /** Reads a checkpoint written by writeCheckpoint; undefined when there is none. The caller disposes the tensors. */
 export function readCheckpoint<State>(file: string): { state: State; tensors: TensorGroups } | undefined {
   if (!fs.existsSync(file)) return undefined;
-  const bytes = fs.readFileSync(file);
+  const bytes = verifiedContents(file, fs.readFileSync(file));
   let header: Header;
   try {
     const length = bytes.readUInt32LE(0);

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
 import type { WeightHolder } from './early-stopping';
 import { applyHeadTraining, trainableVariables, type TrainableNetwork } from './fit';
 
@@ -13,10 +14,8 @@ export interface FineTuneArgs {
    * them (Keras' recommendation for fine-tuning); true trains them like any layer. Defaults to false.
    */
   trainBatchNorm?: boolean;
-}
-
-function pooled(x: tf.Tensor): tf.Tensor2D {
-  return tf.mean(x, [1, 2]) as tf.Tensor2D;
+  /** How the head pools the segment's output. Defaults to average. */
+  pooling?: Pooling;
 }
 
 function combinedWeights(models: tf.LayersModel[]): WeightHolder {
@@ -37,6 +36,7 @@ function combinedWeights(models: tf.LayersModel[]): WeightHolder {
 export function fineTuneNetwork(args: FineTuneArgs): TrainableNetwork {
   const { segment, head } = args;
   const training = args.trainBatchNorm ?? false;
+  const pooled = (x: tf.Tensor) => poolFeatureMap(x, args.pooling ?? 'average');
   return {
     forwardTraining: (x, random) => applyHeadTraining(head, pooled(segment.apply(x, { training }) as tf.Tensor), random),
     predict: (x) => head.predict(pooled(segment.predict(x) as tf.Tensor)) as tf.Tensor2D,

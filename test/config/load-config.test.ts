@@ -264,3 +264,24 @@ describe("the project's own configs/", () => {
     assert.match(resolved.origins['train.epochs'], /configs[\\/]test\.json$/);
   });
 });
+
+describe('names, not paths: the environment and export.name', () => {
+  test('NODE_ENV=../x is refused, even when the JSON file it points at exists', () => {
+    // A JSON file outside configs/ that the path would reach.
+    writeJson(path.join(workDir, 'evil.json'), { serve: { host: '0.0.0.0' } });
+    const fromVariable = configError(() => load({ environment: { NODE_ENV: '../evil' } }));
+    assertMentions(fromVariable.message, 'Received environment "../evil" (from NODE_ENV)', 'not a path', 'configs/<env>.json');
+    const fromFlag = configError(() => load({ env: '../../x' }));
+    assertMentions(fromFlag.message, 'Received environment "../../x" (from --env)');
+    assert.equal(load({ env: 'quick' }).env, 'quick');
+  });
+
+  test('export.name ../x (flag, variable or file) is refused; a plain name and empty are accepted', () => {
+    for (const sources of [{ flags: { name: '../x' } }, { environment: { FINETUNE_EXPORT_NAME: 'a/b' } }, { flags: { name: '..' } }] as ConfigSources[]) {
+      const error = configError(() => load({ env: 'quick', ...sources }));
+      assertMentions(error.message, 'export.name', 'not a path', 'received "');
+    }
+    assert.equal(load({ env: 'quick', flags: { name: 'cats-v2.1_x' } }).values.export.name, 'cats-v2.1_x');
+    assert.equal(load({ env: 'quick' }).values.export.name, '');
+  });
+});

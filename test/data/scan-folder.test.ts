@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -6,6 +7,7 @@ import type { ImageFile } from '../../src/data/dataset';
 import { scanFolder } from '../../src/data/scan-folder';
 import { DataError } from '../../src/errors';
 import { makeTempDir, removeTempDir, writeTree } from '../helpers/images';
+import { openToOthers, runUnprivileged } from '../helpers/unprivileged';
 
 // scanFolder only lists files; it never reads them, so placeholder bytes are enough here.
 const placeholder = 'not decoded by scanFolder';
@@ -162,5 +164,81 @@ describe('scanFolder: unusable data paths', () => {
     const root = dataFolder({ 'loose.jpg': placeholder, '.hidden/a.jpg': placeholder, 'cats/.DS_Store': placeholder });
     fs.mkdirSync(path.join(root, 'dogs'));
     assertDataError(() => scanFolder(root), /no images/);
+  });
+});
+
+/** A named pipe at `file` (nothing ever writes to it: reading it would wait forever). */
+function makeFifo(file: string): void {
+  execFileSync('mkfifo', [file]);
+}
+
+/** A folder or file name from raw bytes (e.g. Latin-1 "café", which is not UTF-8). */
+const rawName = (dir: string, bytes: number[]) => Buffer.concat([Buffer.from(`${dir}/`), Buffer.from(bytes)]);
+const latin1Cafe = [0x63, 0x61, 0x66, 0xe9];
+
+describe('scanFolder: only regular files, after resolving links', () => {
+  test('a FIFO, a link to a FIFO, a link to /dev/zero and a broken link are skipped with what they are', { timeout: 10_000 }, () => {
+    const root = dataFolder({ 'cats/a.jpg': placeholder, 'dogs/b.jpg': placeholder, 'elsewhere/real.jpg': placeholder });
+    makeFifo(path.join(root, 'cats', 'pipe.jpg'));
+    fs.symlinkSync(path.join(root, 'cats', 'pipe.jpg'), path.join(root, 'dogs', 'to-pipe.jpg'));
+    fs.symlinkSync('/dev/zero', path.join(root, 'dogs', 'zero.jpg'));
+    fs.symlinkSync(path.join(root, 'nowhere.jpg'), path.join(root, 'dogs', 'broken.jpg'));
+    fs.symlinkSync(path.join(root, 'elsewhere', 'real.jpg'), path.join(root, 'dogs', 'linked.jpg'));
+    const scanned = scanFolder(path.join(root));
+    const reason = (rel: string) => scanned.skipped.find((entry) => entry.path === path.join(root, rel))?.reason ?? '';
+    assert.match(reason('cats/pipe.jpg'), /^a FIFO \(named pipe\), not a regular image file$/);
+    assert.match(reason('dogs/to-pipe.jpg'), /^link to a FIFO/);
+    assert.match(reason('dogs/zero.jpg'), /^link to a character device/);
+    assert.match(reason('dogs/broken.jpg'), /^broken link: ENOENT/);
+    assert.ok(relative(root, scanned.files).includes('dogs/linked.jpg'), 'a link to a regular file is an image file');
+    assert.ok(!relative(root, scanned.files).some((rel) => /pipe|zero|broken/.test(rel)));
+  });
+});
+
+describe('scanFolder: names that cannot be labels or paths', () => {
+  test('a non-UTF-8 file name is skipped as such (with its bytes), not reported as ENOENT', () => {
+    const root = dataFolder({ 'cats/a.jpg': placeholder, 'dogs/b.jpg': placeholder });
+    fs.writeFileSync(rawName(path.join(root, 'cats'), [...latin1Cafe, 0x2e, 0x6a, 0x70, 0x67]), placeholder);
+    const scanned = scanFolder(root);
+    assert.deepEqual(relative(root, scanned.files), ['cats/a.jpg', 'dogs/b.jpg']);
+    assert.equal(scanned.skipped.length, 1);
+    assert.match(scanned.skipped[0].reason, /^file name "caf\ufffd\.jpg" \(bytes 63 61 66 e9 2e 6a 70 67\) is not valid UTF-8; rename/);
+    assert.doesNotMatch(scanned.skipped[0].reason, /ENOENT/);
+  });
+
+  test('a non-UTF-8 class folder name is a DataError showing its bytes', () => {
+    const root = dataFolder({ 'dogs/b.jpg': placeholder });
+    fs.mkdirSync(rawName(root, latin1Cafe));
+    fs.writeFileSync(Buffer.concat([rawName(root, latin1Cafe), Buffer.from('/a.jpg')]), placeholder);
+    assertDataError(() => scanFolder(root), /Class folder name "caf\ufffd" \(bytes 63 61 66 e9\)/, /not valid UTF-8/, /Rename the folder/);
+  });
+
+  test('a class folder name with a newline is refused up front', () => {
+    const root = dataFolder({ 'dogs/b.jpg': placeholder, 'two\nlines/a.jpg': placeholder });
+    assertDataError(() => scanFolder(root), /Class folder name "two\\nlines"/, /control character such as a newline/, /one line of labels\.txt/);
+  });
+});
+
+describe('scanFolder: unreadable folders (checked as an unprivileged user: root reads through permission bits)', () => {
+  const scanAs = (root: string) =>
+    runUnprivileged<unknown>(`return require(${JSON.stringify(path.resolve(__dirname, '../../src/data/scan-folder.js'))}).scanFolder(args[0]);`, [root]);
+
+  test('an unreadable class folder is a DataError naming it, with how to fix it', () => {
+    const root = dataFolder({ 'cats/a.jpg': placeholder, 'dogs/b.jpg': placeholder });
+    for (const dir of [workDir, root, path.join(root, 'dogs')]) openToOthers(dir);
+    fs.chmodSync(path.join(root, 'cats'), 0o000);
+    const { error } = scanAs(root);
+    assert.equal(error?.name, 'DataError');
+    assert.equal(error?.exitCode, 2);
+    assert.match(error!.message, new RegExp(`Cannot read the class folder ${path.join(root, 'cats')} \\(EACCES\\)`));
+    assert.match(error!.message, /chmod -R a\+rX/);
+  });
+
+  test('the same folder readable by the user scans normally (the child sees the permission bits, nothing else)', () => {
+    const root = dataFolder({ 'cats/a.jpg': placeholder, 'dogs/b.jpg': placeholder });
+    for (const dir of [workDir, root, path.join(root, 'cats'), path.join(root, 'dogs')]) openToOthers(dir);
+    const { value, error } = scanAs(root);
+    assert.equal(error, undefined);
+    assert.equal((value as { files: unknown[] }).files.length, 2);
   });
 });

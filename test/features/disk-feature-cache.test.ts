@@ -6,6 +6,7 @@ import { describe, it } from 'node:test';
 import type { FinetuneConfig } from '../../src/config/schema';
 import { DiskFeatureCache, featureKey } from '../../src/features/disk-feature-cache';
 import { temporaryDir } from '../helpers/sample-data';
+import { runUnprivileged } from '../helpers/unprivileged';
 
 function cacheIn(dir: string, featureCacheMaxMB = 4096): DiskFeatureCache {
   return new DiskFeatureCache({ base: { cacheDir: dir, featureCacheMaxMB } } as FinetuneConfig);
@@ -98,5 +99,39 @@ describe('DiskFeatureCache', () => {
     const cache = cacheIn(dir, 1);
     cache.set('a', new Float32Array(1000));
     assert.deepEqual(cache.prune(), { removed: 0, bytes: entryFiles(dir).reduce((sum, f) => sum + fs.statSync(f).size, 0) });
+  });
+});
+
+describe('DiskFeatureCache in a folder that is readable but not writable (checked as an unprivileged user)', () => {
+  it('serves its entries, and a write is a DataError naming the folder and the fix, not a stack trace', () => {
+    const dir = temporaryDir('readonly-cache');
+    cacheIn(dir).set('k1', Float32Array.from([1, 2, 3]));
+    // Readable and listable by everyone, writable by its owner (root) only.
+    for (const folder of [dir, path.join(dir, 'features'), ...fs.readdirSync(path.join(dir, 'features')).map((sub) => path.join(dir, 'features', sub))]) {
+      fs.chmodSync(folder, 0o755);
+    }
+    const module = JSON.stringify(path.resolve(__dirname, '../../src/features/disk-feature-cache.js'));
+    const { value, error } = runUnprivileged<{ read: number[] }>(
+      `require(${JSON.stringify(require.resolve('reflect-metadata'))});
+       const { DiskFeatureCache } = require(${module});
+       const cache = new DiskFeatureCache({ base: { cacheDir: args[0], featureCacheMaxMB: 4096 } });
+       const read = Array.from(cache.get('k1'));
+       try { cache.set('k2', Float32Array.from([4])); } catch (error) { error.read = read; throw error; }
+       return { read };`,
+      [dir],
+    );
+    assert.equal(value, undefined, 'the write must fail');
+    assert.equal(error?.name, 'DataError');
+    assert.equal(error?.exitCode, 2);
+    assert.match(error!.message, new RegExp(`^Cannot write the feature cache in ${path.join(dir, 'features')} \\((EACCES|EPERM) on `));
+    assert.match(error!.message, /base\.cacheDir \(--cache-dir, FINETUNE_BASE_CACHE_DIR\)/);
+    // What was there is still used: the read before the failed write succeeded (a read-only cache still serves).
+    const reader = runUnprivileged<number[]>(
+      `require(${JSON.stringify(require.resolve('reflect-metadata'))});
+       const { DiskFeatureCache } = require(${module});
+       return Array.from(new DiskFeatureCache({ base: { cacheDir: args[0], featureCacheMaxMB: 4096 } }).get('k1'));`,
+      [dir],
+    );
+    assert.deepEqual(reader.value, [1, 2, 3]);
   });
 });

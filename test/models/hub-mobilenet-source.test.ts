@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -11,7 +12,7 @@ import { after, before, describe, test } from 'node:test';
 import type { FinetuneConfig } from '../../src/config/schema';
 import { RuntimeFailure } from '../../src/errors';
 import { silentLogger, type Logger } from '../../src/logger';
-import { temporaryDirFor, verifyDownloadedModel } from '../../src/models/download-model';
+import { temporaryPrefixFor, verifyDownloadedModel } from '../../src/models/download-model';
 import { HubMobileNetSource, hubModelJsonUrl, parseHubMobileNetId } from '../../src/models/hub-mobilenet-source';
 
 const v2Path = '/google/imagenet/mobilenet_v2_100_224/classification/2';
@@ -100,10 +101,16 @@ async function assertFailure(promise: Promise<unknown>, ...expected: (string | R
   return caught;
 }
 
+/** A download's temporary sibling folders (<target>.partial-<pid>-*). */
+function partialDirs(target: string): string[] {
+  const parent = path.dirname(target);
+  return fs.existsSync(parent) ? fs.readdirSync(parent).filter((name) => name.startsWith(temporaryPrefixFor(target))).map((name) => path.join(parent, name)) : [];
+}
+
 function assertNoDownloadLeft(cacheDir: string): void {
   const target = path.join(cacheDir, 'hub', 'mobilenet_v2_1.00');
   assert.equal(fs.existsSync(target), false, `${target} should not exist`);
-  assert.equal(fs.existsSync(temporaryDirFor(target)), false, `${temporaryDirFor(target)} should not exist`);
+  assert.deepEqual(partialDirs(target), [], 'no temporary folder should be left');
 }
 
 before(async () => {
@@ -193,7 +200,7 @@ describe('HubMobileNetSource against a loopback TF Hub', () => {
         check.record.files.map((file) => [file.name, file.bytes]),
         [['model.json', fixture.get('model.json')!.length], ...shardNames.map((name) => [name, fixture.get(name)!.length])],
       );
-      assert.equal(fs.existsSync(temporaryDirFor(target())), false);
+      assert.deepEqual(partialDirs(target()), []);
     } finally {
       base.dispose();
     }
@@ -229,15 +236,30 @@ describe('HubMobileNetSource against a loopback TF Hub', () => {
     assert.deepEqual(fs.readFileSync(shard), fixture.get(shardNames[0]));
   });
 
-  test('a stale temporary folder from a crashed download is removed by the next download', async () => {
+  test("a crashed download's temporary folder is removed by the next download; a live one's is not", async () => {
     const dir = freshCacheDir();
-    const stale = temporaryDirFor(path.join(dir, 'hub', 'mobilenet_v2_1.00'));
-    fs.mkdirSync(stale, { recursive: true });
-    fs.writeFileSync(path.join(stale, shardNames[0]), 'half a shard');
+    const target = path.join(dir, 'hub', 'mobilenet_v2_1.00');
+    const exited = spawnSync(process.execPath, ['-e', '']).pid;
+    const stale = path.join(dir, 'hub', `${temporaryPrefixFor(target)}${exited}-abcdef`);
+    const live = path.join(dir, 'hub', `${temporaryPrefixFor(target)}${process.ppid}-abcdef`);
+    for (const folder of [stale, live]) {
+      fs.mkdirSync(folder, { recursive: true });
+      fs.writeFileSync(path.join(folder, shardNames[0]), 'half a shard');
+    }
     mode = 'ok';
     const base = await sourceFor(dir).load('mobilenet_v2_1.00');
     base.dispose();
-    assert.deepEqual(fs.readdirSync(path.join(dir, 'hub')), ['mobilenet_v2_1.00']);
+    assert.deepEqual(fs.readdirSync(path.join(dir, 'hub')).sort(), ['mobilenet_v2_1.00', path.basename(live)]);
+  });
+
+  test('two concurrent downloads of one model each use their own folder and both succeed', async () => {
+    const dir = freshCacheDir();
+    mode = 'ok';
+    const bases = await Promise.all([sourceFor(dir).load('mobilenet_v2_1.00'), sourceFor(dir).load('mobilenet_v2_1.00')]);
+    bases.forEach((base) => base.dispose());
+    const target = path.join(dir, 'hub', 'mobilenet_v2_1.00');
+    assert.ok(verifyDownloadedModel(target).ok);
+    assert.deepEqual(partialDirs(target), []);
   });
 });
 
@@ -289,7 +311,8 @@ describe('download failures', () => {
     loading.catch(() => undefined);
     while (requests.length < 2 && Date.now() - started < 2000) await new Promise((resolve) => setTimeout(resolve, 20));
     assert.equal(fs.existsSync(targetDir), false, 'target folder must not exist during the download');
-    assert.equal(fs.existsSync(path.join(temporaryDirFor(targetDir), 'model.json')), true);
+    assert.equal(partialDirs(targetDir).length, 1);
+    assert.equal(fs.existsSync(path.join(partialDirs(targetDir)[0], 'model.json')), true);
     await assertFailure(loading, `${v2Path}/group1-shard1of2?tfjs-format=file`, 'timeout', '--base mobilenet_v2');
     const elapsed = Date.now() - started;
     assert.ok(elapsed < 3000, `took ${elapsed} ms with a 1 s timeout`);

@@ -214,10 +214,15 @@ describe('fine-tuning a twin runs on the project training kernels', () => {
     };
     try {
       const similarity: Similarity = { category: 'different', scores: [], best: 'expanded_conv_10_expand_Relu6', reason: 'measured' };
-      const boundary = chooseFreezeBoundary({ base, requestedPolicy: 'auto', size: 'large', similarity, cutLayer: '', topBlocks: 2, deepBlocks: 12, headLayers: ['head'] });
-      assert.equal(boundary.policy, 'deep');
-      assert.deepEqual(boundary.fineTune, { until: 'Conv_1_Relu6', blocks: 7 });
-      assert.equal(boundary.cutLayer, 'expanded_conv_9_add');
+      const inputs = { base, requestedPolicy: 'auto' as const, size: 'large' as const, similarity, cutLayer: '', topBlocks: 2, deepBlocks: 12, headLayers: ['head'] };
+      const toTop = chooseFreezeBoundary({ ...inputs, fineTuneTo: 'top' as const });
+      assert.equal(toTop.policy, 'deep');
+      assert.deepEqual(toTop.fineTune, { until: 'Conv_1_Relu6', blocks: 7, to: 'top' });
+      assert.equal(toTop.cutLayer, 'expanded_conv_9_add');
+      // By default the fine-tuned network ends at the peak: the blocks from policy.deepBlocks' floor up to it.
+      const toPeak = chooseFreezeBoundary(inputs);
+      assert.deepEqual(toPeak.fineTune, { until: 'expanded_conv_10_expand_Relu6', blocks: 6, to: 'peak' });
+      assert.equal(toPeak.cutLayer, 'expanded_conv_4_add');
     } finally {
       base.dispose();
     }

@@ -15,7 +15,7 @@ describe('crossValidates', () => {
 
   it('follows train.crossValidateBelow, and never with fine-tuning, augmented views or folds 0', () => {
     assert.equal(crossValidates(testConfig({ folds: '5', 'cross-validate-below': '100' }), frozen, 150), false);
-    assert.equal(crossValidates(config, { ...frozen, fineTune: { until: 'out_relu', blocks: 4 } }, 100), false);
+    assert.equal(crossValidates(config, { ...frozen, fineTune: { until: 'out_relu', blocks: 4, to: 'top' } }, 100), false);
     assert.equal(crossValidates(testConfig({ folds: '5', 'augment-views': '2' }), frozen, 100), false);
     assert.equal(crossValidates(testConfig({ folds: '0' }), frozen, 100), false);
   });

@@ -60,7 +60,7 @@ describe('makePlan', () => {
     const plan = makePlan(inputs({ requestedPolicy: 'top' }));
     assert.equal(plan.policy, 'top');
     assert.equal(plan.cutLayer, 'block_12_add');
-    assert.deepEqual(plan.fineTune, { until: 'out_relu', blocks: 4 });
+    assert.deepEqual(plan.fineTune, { until: 'out_relu', blocks: 4, to: 'top' });
     assert.ok(plan.trainableLayers.includes('block_13_expand'));
     assert.ok(plan.trainableLayers.includes('Conv_1_bn'));
     assert.ok(!plan.trainableLayers.some((name) => name.startsWith('block_12_')), 'nothing below the boundary trains');
@@ -71,7 +71,7 @@ describe('makePlan', () => {
     const deep = makePlan(inputs({ requestedPolicy: 'deep', deepBlocks: 6 }));
     assert.equal(deep.cutLayer, 'block_10_project_BN');
     assert.ok(deep.trainableLayers.length > makePlan(inputs({ requestedPolicy: 'top' })).trainableLayers.length);
-    assert.throws(() => makePlan(inputs({ requestedPolicy: 'deep', deepBlocks: 99 })), /Received 99 top blocks/);
+    assert.throws(() => makePlan(inputs({ requestedPolicy: 'deep', deepBlocks: 99 })), /Received 99 blocks to fine-tune/);
   });
 
   it('limits a GraphModel base to frozen features and says so instead of failing', () => {
@@ -109,13 +109,32 @@ describe('makePlan', () => {
       assert.equal(plan.fineTune?.blocks, 4);
     });
 
-    it('large + different: fine-tune down to the block where transfer stops, within the floor', () => {
+    it('large + different: the network ends at the transfer peak and the blocks below it are fine-tuned', () => {
       const plan = makePlan(inputs({ perClass: large, similarity: differentAt('block_13_expand_relu') }));
       assert.equal(plan.policy, 'deep');
+      assert.deepEqual(plan.fineTune, { until: 'block_13_expand_relu', blocks: 4, to: 'peak' });
+      assert.equal(plan.cutLayer, 'block_9_add', 'blocks 10 to 13 relearn');
+      assert.ok(plan.trainableLayers.includes('block_10_expand') && plan.trainableLayers.includes('block_13_expand_BN'));
+      assert.ok(!plan.trainableLayers.some((name) => /^block_1[4-6]_|^block_13_depthwise|^Conv_1/.test(name)), 'nothing above the peak is in the network');
+      assert.ok(plan.reasons.some((r) => /Transfer peaks at block_13_expand_relu, below the top \(out_relu\)/.test(r)), plan.reasons.join(' '));
+      assert.ok(plan.reasons.some((r) => /kept only if.*more than 1 standard error/.test(r)), 'the plan states the keep-or-drop rule');
+    });
+
+    it('large + different, fineTuneTo top: fine-tune from the block where transfer stops up to the top, within the floor', () => {
+      const plan = makePlan(inputs({ perClass: large, similarity: differentAt('block_13_expand_relu'), fineTuneTo: 'top' }));
       assert.equal(plan.cutLayer, 'block_12_add', 'blocks 13 to 16 relearn');
-      const deeper = makePlan(inputs({ perClass: large, similarity: differentAt('block_6_expand_relu'), deepBlocks: 8 }));
+      assert.deepEqual(plan.fineTune, { until: 'out_relu', blocks: 4, to: 'top' });
+      const deeper = makePlan(inputs({ perClass: large, similarity: differentAt('block_6_expand_relu'), deepBlocks: 8, fineTuneTo: 'top' }));
       assert.equal(deeper.fineTune?.blocks, 8, 'the floor caps it');
       assert.ok(deeper.reasons.some((r) => /floor policy.deepBlocks allows 8/.test(r)));
+    });
+
+    it('large + different with the peak below the floor: nothing unfreezes, the head reads the peak as under intermediate', () => {
+      const plan = makePlan(inputs({ perClass: large, similarity: differentAt('block_6_expand_relu'), deepBlocks: 8 }));
+      assert.equal(plan.policy, 'intermediate');
+      assert.equal(plan.cutLayer, 'block_6_expand_relu');
+      assert.equal(plan.fineTune, undefined);
+      assert.ok(plan.reasons.some((r) => /below the floor of policy.deepBlocks=8/.test(r)), plan.reasons.join(' '));
     });
 
     it('a forced policy wins over the measurement', () => {
@@ -145,7 +164,14 @@ describe('makePlan', () => {
     it('auto: the whole image when nothing was measured, at the last layer and under fine-tuning', () => {
       assert.equal(makePlan(inputs({ requestedPolicy: 'intermediate' })).pooling, 'average');
       assert.equal(makePlan(inputs({ requestedPolicy: 'head', similarity: measured(0.5, 0.9) })).pooling, 'average');
-      assert.equal(makePlan(inputs({ perClass: { a: 1500, b: 1500 }, similarity: measured(0.5, 0.9) })).pooling, 'average');
+      assert.equal(makePlan(inputs({ perClass: { a: 1500, b: 1500 }, similarity: measured(0.5, 0.9), fineTuneTo: 'top' })).pooling, 'average');
+    });
+
+    it('auto: a network fine-tuned up to the transfer peak is read there with the grid when the probe measured it better', () => {
+      const plan = makePlan(inputs({ perClass: { a: 1500, b: 1500 }, similarity: measured(0.5, 0.9) }));
+      assert.equal(plan.fineTune?.until, 'block_13_expand_relu');
+      assert.equal(plan.pooling, 'grid');
+      assert.equal(makePlan(inputs({ perClass: { a: 1500, b: 1500 }, similarity: measured(0.8, 0.805) })).pooling, 'average');
     });
 
     it('auto keeps whole-image pooling when the smallest class is below policy.gridMinImagesPerClass', () => {
@@ -161,7 +187,7 @@ describe('makePlan', () => {
       assert.equal(makePlan(inputs({ requestedPolicy: 'head', requestedPooling: 'grid' })).pooling, 'grid');
       assert.throws(
         () => makePlan(inputs({ requestedPolicy: 'top', requestedPooling: 'grid' })),
-        (error: Error) => error instanceof ConfigError && /Received policy\.pooling=grid with a fine-tuning plan/.test(error.message),
+        (error: Error) => error instanceof ConfigError && /Received policy\.pooling=grid with a plan that fine-tunes up to the top/.test(error.message),
       );
     });
   });

@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { RuntimeFailure, TrainingInterrupted } from '../../src/errors';
+import { DataError, RuntimeFailure, TrainingInterrupted } from '../../src/errors';
 import { readCheckpoint, writeCheckpoint } from '../../src/train/checkpoint';
 import type { FitOptions, FitResult } from '../../src/train/fit';
 import { buildHead } from '../../src/train/head';
@@ -42,13 +42,37 @@ describe('checkpoint files', () => {
     assert.equal(readCheckpoint(path.join(dir, 'none.ckpt')), undefined);
   });
 
-  test('a damaged checkpoint is refused with a RuntimeFailure that says how to go on', () => {
+  test('a truncated checkpoint fails its checksum: a DataError that says how to go on', () => {
     const file = path.join(temporaryDir('checkpoint'), 'head.ckpt');
     const tensor = tf.tensor1d([1, 2, 3]);
     writeCheckpoint(file, {}, { weights: [tensor] });
     tensor.dispose();
     fs.truncateSync(file, fs.statSync(file).size - 4);
-    assert.throws(() => readCheckpoint(file), (error: Error) => error instanceof RuntimeFailure && /cannot be read .*Delete it to start the phase over/.test(error.message));
+    assert.throws(
+      () => readCheckpoint(file),
+      (error: Error) => error instanceof DataError && /fails its checksum .*not resumed\. Start a new run .*or delete .*head\.ckpt to train this phase again/.test(error.message),
+    );
+  });
+
+  test('weights scaled by -50 (header intact) are refused, not read', () => {
+    const file = path.join(temporaryDir('checkpoint'), 'head.ckpt');
+    const tensor = tf.tensor1d([0.5, -0.25, 2]);
+    writeCheckpoint(file, { epoch: 1 }, { weights: [tensor] });
+    tensor.dispose();
+    const bytes = fs.readFileSync(file);
+    const data = new Float32Array(bytes.buffer.slice(bytes.byteOffset + bytes.length - 12, bytes.byteOffset + bytes.length));
+    Buffer.from(data.map((v) => v * -50).buffer).copy(bytes, bytes.length - 12);
+    fs.writeFileSync(file, bytes);
+    assert.throws(() => readCheckpoint(file), (error: Error) => error instanceof DataError && error.exitCode === 2 && /fails its checksum/.test(error.message));
+  });
+
+  test('a checkpoint without a checksum (the earlier format) is refused as unverifiable', () => {
+    const file = path.join(temporaryDir('checkpoint'), 'head.ckpt');
+    const header = Buffer.from(JSON.stringify({ format: 'finetune-checkpoint-1', state: {}, tensors: {} }));
+    const size = Buffer.alloc(4);
+    size.writeUInt32LE(header.length);
+    fs.writeFileSync(file, Buffer.concat([size, header]));
+    assert.throws(() => readCheckpoint(file), (error: Error) => error instanceof DataError && /has no checksum .*expected a finetune-checkpoint-2 file/.test(error.message));
   });
 });
 
@@ -150,6 +174,24 @@ describe('resuming training from a checkpoint', () => {
         trainHead(head, data.train, data.val, 3, options({ batchSize: 8, checkpoint: { file, resume: true } })),
         (error: Error) => error instanceof RuntimeFailure && /was written by a different training setup/.test(error.message),
       );
+    } finally {
+      head.dispose();
+    }
+  });
+
+  test('a tampered checkpoint is refused on --resume: training does not continue from it', async () => {
+    const { file } = await interruptedThenResumed({}, 2);
+    const bytes = fs.readFileSync(file);
+    bytes[bytes.length - 1] ^= 0x40;
+    fs.writeFileSync(file, bytes);
+    const head = buildHead({ numFeatures: 8, numClasses: 3, hiddenUnits: 8, dropout: 0.3, seed: 7 });
+    const epochsRun: number[] = [];
+    try {
+      await assert.rejects(
+        trainHead(head, data.train, data.val, 3, { ...options({ checkpoint: { file, resume: true } }), onEpoch: (log) => epochsRun.push(log.epoch) }),
+        (error: Error) => error instanceof DataError && /fails its checksum/.test(error.message),
+      );
+      assert.deepEqual(epochsRun, []);
     } finally {
       head.dispose();
     }
