@@ -12,6 +12,15 @@ export const configSchema = {
     env: 'FINETUNE_BACKEND',
     arg: 'backend',
   },
+  runtime: {
+    compiledForward: {
+      doc: 'Run the frozen network (extraction, probe, doctor, evaluate, predict, serve) compiled: batch norm folded into the convolutions, fused convolution + bias + activation, padding merged. false runs the LayersModel op by op (for comparison).',
+      format: Boolean,
+      default: true,
+      env: 'FINETUNE_RUNTIME_COMPILED_FORWARD',
+      arg: 'compiled-forward',
+    },
+  },
   data: {
     validationFraction: {
       doc: 'Share of each class held out for validation when the data folder has no val/ split.',
@@ -562,6 +571,7 @@ export type FinetuneConfig = ConfigShape;
 export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
 export type ConfigShape = {
   backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
+  runtime: { compiledForward: boolean };
   data: { validationFraction: number; minImagesPerClass: number };
   preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
   base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };

@@ -71,7 +71,7 @@ export class DoctorPipeline {
     // the same pooling too, so that doctor and train share cached features.
     const layer = plan.fineTune ? plan.fineTune.until : plan.cutLayer;
     const keyParts = plan.fineTune ? { ...prepared.keyParts, cutLayer: layer } : prepared.keyParts;
-    const runner = createFrozenRunner(base, layer, decode.size, { pooling: plan.fineTune ? 'average' : plan.pooling });
+    const runner = createFrozenRunner(base, layer, decode.size, { pooling: plan.fineTune ? 'average' : plan.pooling, compiled: config.runtime.compiledForward });
     const tensors: tf.Tensor[] = [];
     const dispose = () => {
       tf.dispose(tensors);

@@ -162,8 +162,9 @@ function convStep(chain: ConvChain, owned: tf.Tensor[]): Step {
   const c = config(conv.layer);
   const raw = convWeights(conv.layer, depthwise);
   const weights = chain.batchNorm ? foldBatchNorm(raw, batchNormWeights(chain.batchNorm.layer), depthwise) : raw;
-  const filter = tf.tensor4d(weights.kernel, weights.kernelShape as [number, number, number, number]);
-  const bias = tf.tensor1d(weights.bias);
+  // Kept: compiling may happen inside a caller's tf.tidy, and these live until dispose().
+  const filter = tf.keep(tf.tensor4d(weights.kernel, weights.kernelShape as [number, number, number, number]));
+  const bias = tf.keep(tf.tensor1d(weights.bias));
   owned.push(filter, bias);
   const strides = pair(c.strides);
   const dilations = pair(c.dilationRate ?? 1);

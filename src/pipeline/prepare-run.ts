@@ -131,6 +131,7 @@ export class RunPreparation {
           concurrency: config.preprocess.concurrency,
           batchSize: config.train.batchSize,
           workers: config.preprocess.extractWorkers,
+          compiled: config.runtime.compiledForward,
           logger,
           progress: this.progress,
         });

@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
+import { layersForward } from '../features/frozen-forward';
 import type { Logger } from '../logger';
 import type { Progress, ProgressTask } from '../progress';
 import { segmentBetween } from '../models/network-surgery';
@@ -43,12 +44,17 @@ export interface TrainedClassifier {
 
 const poolingBatch = 64;
 
-/** Pooled outputs of the (frozen) segment, computed in batches so activations never pile up. */
-function pooledThrough(segment: tf.LayersModel, data: LabelledData): LabelledData & { x: tf.Tensor2D } {
+/** Pooled outputs of the (still frozen) segment, computed in batches so activations never pile up. */
+function pooledThrough(segment: tf.LayersModel, data: LabelledData, compiled: boolean): LabelledData & { x: tf.Tensor2D } {
   const parts: tf.Tensor[] = [];
-  for (let start = 0; start < data.labels.length; start += poolingBatch) {
-    const size = Math.min(poolingBatch, data.labels.length - start);
-    parts.push(tf.tidy(() => tf.mean(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, [1, 2])));
+  const forward = layersForward(segment, compiled);
+  try {
+    for (let start = 0; start < data.labels.length; start += poolingBatch) {
+      const size = Math.min(poolingBatch, data.labels.length - start);
+      parts.push(tf.tidy(() => tf.mean(forward.run(tf.slice(data.x, start, size) as tf.Tensor4D), [1, 2])));
+    }
+  } finally {
+    forward.dispose();
   }
   const x = tf.concat(parts) as tf.Tensor2D;
   parts.forEach((t) => t.dispose());
@@ -153,8 +159,9 @@ export async function trainClassifier(args: {
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
 
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
-  const headInput = segment ? pooledThrough(segment, args.train) : (args.train as LabelledData & { x: tf.Tensor2D });
-  const headVal = segment && args.val ? pooledThrough(segment, args.val) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  const compiled = config.runtime.compiledForward;
+  const headInput = segment ? pooledThrough(segment, args.train, compiled) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val, compiled) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
   const head = buildHead({
     numFeatures: headInput.x.shape[1],
     numClasses,

@@ -102,8 +102,8 @@ export class TrainPipeline {
     const timings = { ...prepared.timings };
     logger.info(`plan: ${plan.policy}, ${plan.fineTune ? `fine-tune from ${plan.cutLayer} to ${plan.fineTune.until}` : `head on ${plan.cutLayer}`}`);
     const runner = plan.fineTune
-      ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false })
-      : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
+      ? createFrozenRunner(base, plan.cutLayer, decode.size, { pool: false, compiled: config.runtime.compiledForward })
+      : createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling, compiled: config.runtime.compiledForward });
     let trained: TrainedClassifier | undefined;
     const tensors: tf.Tensor[] = [];
     try {
@@ -288,7 +288,7 @@ export class TrainPipeline {
     decode: { size: number; fit: 'cover' | 'contain'; maxInputPixels: number },
     tolerance: number = reloadTolerance.none,
   ) {
-    const reloaded = await loadExport(dir);
+    const reloaded = await loadExport(dir, { compiled: this.config.runtime.compiledForward });
     try {
       const pixels = await Promise.all(records.map(async (r) => (await this.decoder.decode(await fs.readFile(r.path), decode)).data));
       const flat = new Float32Array(pixels.length * decode.size * decode.size * 3);

@@ -27,6 +27,8 @@ export interface MeasureSimilarityArgs {
   concurrency: number;
   batchSize: number;
   workers: number;
+  /** Run the probe compiled (runtime.compiledForward); default true. */
+  compiled?: boolean;
   logger: Logger;
   progress?: Progress;
 }
@@ -46,19 +48,24 @@ export function stratifiedSample(records: ImageRecord[], labels: string[], count
  */
 export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Similarity> {
   const sample = stratifiedSample(args.train, args.labels, args.maxImages);
-  const runner = createProbeRunner(args.base, args.layers, args.decode.size);
-  const extracted = await extractFeatures(runner, sample, {
-    decoder: args.decoder,
-    decode: args.decode,
-    concurrency: args.concurrency,
-    batchSize: args.batchSize,
-    cache: args.cache,
-    keyParts: { baseSha256: args.base.sha256, cutLayer: probeKeyLayer(args.layers, runner.gridWidths.length > 0), preprocessing: args.preprocessing },
-    logger: args.logger,
-    progress: args.progress,
-    progressLabel: 'probe features',
-    workers: args.workers || Math.min(os.availableParallelism(), 4),
-  });
+  const runner = createProbeRunner(args.base, args.layers, args.decode.size, { compiled: args.compiled });
+  let extracted: Awaited<ReturnType<typeof extractFeatures>>;
+  try {
+    extracted = await extractFeatures(runner, sample, {
+      decoder: args.decoder,
+      decode: args.decode,
+      concurrency: args.concurrency,
+      batchSize: args.batchSize,
+      cache: args.cache,
+      keyParts: { baseSha256: args.base.sha256, cutLayer: probeKeyLayer(args.layers, runner.gridWidths.length > 0), preprocessing: args.preprocessing },
+      logger: args.logger,
+      progress: args.progress,
+      progressLabel: 'probe features',
+      workers: args.workers || Math.min(os.availableParallelism(), 4),
+    });
+  } finally {
+    runner.dispose();
+  }
   const labels = sample.map((r) => args.labels.indexOf(r.label));
   let offset = 0;
   const take = (width: number) => {

@@ -54,7 +54,7 @@ export class ModelServer {
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
-      inference: { thread, backend: backend.name, workers },
+      inference: { thread, backend: backend.name, workers, compiled: this.config.runtime.compiledForward },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();

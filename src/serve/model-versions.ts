@@ -20,7 +20,7 @@ export interface ModelVersionsOptions {
   maxLoadedVersions: number;
   logger: Logger;
   /** Where forward passes run, and on which tfjs backend. */
-  inference: { thread: InferenceThread; backend: string; workers: number };
+  inference: { thread: InferenceThread; backend: string; workers: number; compiled?: boolean };
   /** Told every time the newest served version changes. */
   onServing?: (version: number) => void;
 }
@@ -181,7 +181,7 @@ export class ModelVersions {
     const loading = (async () => {
       let loaded: VersionModel;
       try {
-        loaded = await loadVersionModel(path.join(this.basePath, String(version)), this.options.inference.thread, this.options.inference.backend, this.options.inference.workers);
+        loaded = await loadVersionModel(path.join(this.basePath, String(version)), this.options.inference.thread, this.options.inference.backend, this.options.inference.workers, this.options.inference.compiled);
       } catch (error) {
         const message = (error as Error).message;
         this.states.set(version, { state: 'END', error: message });

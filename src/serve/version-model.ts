@@ -29,10 +29,10 @@ export type InferenceThread = 'worker' | 'main';
  * main thread free to parse, decode and answer requests meanwhile, so the next batch fills while
  * one computes; in the main thread, a forward pass stops everything else until it ends.
  */
-export async function loadVersionModel(dir: string, thread: InferenceThread, backend: string, workers = 1): Promise<VersionModel> {
-  if (thread === 'main') return mainThreadModel(dir);
-  if (workers <= 1) return WorkerVersionModel.start(dir, backend);
-  const started = await Promise.allSettled(Array.from({ length: workers }, () => WorkerVersionModel.start(dir, backend)));
+export async function loadVersionModel(dir: string, thread: InferenceThread, backend: string, workers = 1, compiled = true): Promise<VersionModel> {
+  if (thread === 'main') return mainThreadModel(dir, compiled);
+  if (workers <= 1) return WorkerVersionModel.start(dir, backend, compiled);
+  const started = await Promise.allSettled(Array.from({ length: workers }, () => WorkerVersionModel.start(dir, backend, compiled)));
   const pool = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
   const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
   if (failed) {
@@ -68,8 +68,8 @@ class WorkerPoolModel implements VersionModel {
   }
 }
 
-async function mainThreadModel(dir: string): Promise<VersionModel> {
-  const loaded = await loadExport(dir);
+async function mainThreadModel(dir: string, compiled: boolean): Promise<VersionModel> {
+  const loaded = await loadExport(dir, { compiled });
   const size = loaded.metadata.input.height;
   return {
     metadata: loaded.metadata,
@@ -117,10 +117,10 @@ class WorkerVersionModel implements VersionModel {
     worker.on('exit', (code) => fail(new RuntimeFailure(`the inference worker exited (code ${code})`)));
   }
 
-  static async start(dir: string, backend: string): Promise<WorkerVersionModel> {
+  static async start(dir: string, backend: string, compiled: boolean): Promise<WorkerVersionModel> {
     const script = path.join(__dirname, 'inference-worker.js');
     if (!fs.existsSync(script)) throw new RuntimeFailure(`The inference worker script ${script} is missing: run npm run build.`);
-    const worker = new Worker(script, { workerData: { dir, backend } });
+    const worker = new Worker(script, { workerData: { dir, backend, compiled } });
     // Only these listeners come off afterwards: Worker keeps listeners of its own (port referencing).
     let onMessage: (reply: InferenceReply) => void = () => {};
     let onExit: (code: number) => void = () => {};
