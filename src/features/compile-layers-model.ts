@@ -293,6 +293,7 @@ export function compileLayersModel(model: tf.LayersModel): CompiledModel {
     throw error;
   }
   const inputId = model.inputs[0].id;
+  const inputShape = model.inputs[0].shape;
   const outputIds = model.outputs.map((t) => t.id);
   const last = lastReads(steps);
   const keep = new Set([inputId, ...outputIds]);
@@ -301,6 +302,10 @@ export function compileLayersModel(model: tf.LayersModel): CompiledModel {
     summary: summarize([...chains.values()], fallbacks),
     run(input) {
       if (disposed) throw new Error(`the compiled ${model.name} was disposed`);
+      // Convolutions run at any size: check what predict checks, so a wrong input fails as it would there.
+      if (input.rank !== inputShape.length || inputShape.some((d, i) => d !== null && d !== input.shape[i])) {
+        throw new Error(`${model.name} expects an input of shape [${inputShape.map((d) => d ?? 'any')}] but got one of shape [${input.shape}]`);
+      }
       const values = new Map<number, tf.Tensor>([[inputId, input]]);
       steps.forEach((step, index) => {
         const result = step.compute(step.inputs.map((id) => values.get(id)!));

@@ -98,6 +98,13 @@ describe('compiled forward pass (compileLayersModel)', () => {
     assert.throws(() => compiled.run(pixels), /disposed/);
   });
 
+  it('rejects an input of another size, as predict does (convolutions alone would run on it)', () => {
+    const model = buildFrozenPart(base, 'block_3_expand_relu', 64);
+    const compiled = compileLayersModel(model);
+    assert.throws(() => tf.tidy(() => compiled.run(pixels)), /expects an input of shape \[any,64,64,3\] but got one of shape \[4,224,224,3\]/);
+    compiled.dispose();
+  });
+
   it('a fine-tuned export (changed top blocks and head, reloaded from disk) predicts the same compiled or not', async () => {
     const dir = makeTempDir();
     try {
