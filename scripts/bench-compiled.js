@@ -15,7 +15,7 @@
  *              defaults: micro-batching, one inference worker per core), --compiled-forward false vs true
  *   profile    tf.profile kernel milliseconds of one forward pass (8 images, whole network, main thread)
  *
- *   node scripts/bench-compiled.js [--rounds 3] [--images 48] [--serve-seconds 8] [--only frozen,fineTune,serve,profile]
+ *   node scripts/bench-compiled.js [--rounds 3] [--images 48] [--serve-seconds 20] [--only frozen,fineTune,serve,profile]
  */
 'use strict';
 require('reflect-metadata');
@@ -37,7 +37,7 @@ const flag = (name, fallback) => {
 };
 const rounds = Number(flag('rounds', 3));
 const imageCount = Number(flag('images', 48));
-const serveSeconds = Number(flag('serve-seconds', 8));
+const serveSeconds = Number(flag('serve-seconds', 20));
 const sections = flag('only', 'frozen,fineTune,serve,profile').split(',');
 const log = (message) => process.stderr.write(`[bench-compiled] ${message}\n`);
 const round = (v, digits = 2) => (v == null || !Number.isFinite(v) ? null : Number(v.toFixed(digits)));
@@ -236,10 +236,13 @@ async function benchServe(pixels) {
       for (const mode of orderOf(r)) {
         const server = await startServer(basePath, mode === 'compiled');
         try {
-          const target = { url: `${server.url}/v1/models/${server.model}:predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16 };
-          await autocannon({ ...target, duration: 2 });
+          const target = { url: `${server.url}/v1/models/${server.model}:predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, timeout: 120 };
+          // Warm-up: a first batch in each worker (on a loaded machine one batch of 16 at 224 takes seconds).
+          await autocannon({ ...target, duration: 5 });
           const result = await autocannon({ ...target, duration: serveSeconds });
-          if (result.non2xx > 0 || result.errors > 0) throw new Error(`serve answered ${result.non2xx} non-2xx, ${result.errors} errors`);
+          if (result.non2xx > 0 || result.errors > 0 || result.requests.total === 0) {
+            throw new Error(`serve answered ${result.requests.total} requests, ${result.non2xx} non-2xx, ${result.errors} errors, ${result.timeouts} timeouts`);
+          }
           measured[mode].push(result.requests.total / serveSeconds);
           latency[mode].push(result.latency.p50);
           log(`serve ${mode}: ${measured[mode].at(-1).toFixed(1)} req/s, p50 ${result.latency.p50} ms (load ${os.loadavg()[0].toFixed(1)})`);

@@ -209,7 +209,13 @@ export async function trainClassifier(args: {
     };
   }
 
-  const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
+  const network = fineTuneNetwork({
+    segment,
+    head,
+    baseRateMultiplier: config.train.baseRateMultiplier,
+    trainBatchNorm: config.train.trainBatchNorm,
+    compiledPredict: compiled,
+  });
   assertFiniteInputs(args.train.x, 'training');
   const fineTuneOptions: FitOptions = {
     ...fitOptions,
