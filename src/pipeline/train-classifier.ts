@@ -209,13 +209,7 @@ export async function trainClassifier(args: {
     };
   }
 
-  const network = fineTuneNetwork({
-    segment,
-    head,
-    baseRateMultiplier: config.train.baseRateMultiplier,
-    trainBatchNorm: config.train.trainBatchNorm,
-    compiledPredict: compiled,
-  });
+  const network = fineTuneNetwork({ segment, head, baseRateMultiplier: config.train.baseRateMultiplier, trainBatchNorm: config.train.trainBatchNorm });
   assertFiniteInputs(args.train.x, 'training');
   const fineTuneOptions: FitOptions = {
     ...fitOptions,

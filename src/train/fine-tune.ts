@@ -1,5 +1,4 @@
 import * as tf from '@tensorflow/tfjs';
-import { compileLayersModel } from '../features/compile-layers-model';
 import type { WeightHolder } from './early-stopping';
 import { applyHeadTraining, trainableVariables, type TrainableNetwork } from './fit';
 
@@ -14,11 +13,6 @@ export interface FineTuneArgs {
    * them (Keras' recommendation for fine-tuning); true trains them like any layer. Defaults to false.
    */
   trainBatchNorm?: boolean;
-  /**
-   * Predictions (validation, scoring) through the segment compiled with its weights of the moment
-   * (runtime.compiledForward; default true); training steps always run its layers, with gradients.
-   */
-  compiledPredict?: boolean;
 }
 
 function pooled(x: tf.Tensor): tf.Tensor2D {
@@ -39,23 +33,13 @@ function combinedWeights(models: tf.LayersModel[]): WeightHolder {
   };
 }
 
-/** The segment's inference output through a compiled copy of its current weights (freed at once: they change every step). */
-function compiledOnce(segment: tf.LayersModel, x: tf.Tensor): tf.Tensor {
-  const compiled = compileLayersModel(segment);
-  try {
-    return compiled.run(x) as tf.Tensor;
-  } finally {
-    compiled.dispose();
-  }
-}
-
 /** The top blocks plus the head as one trainable network, reading cached boundary activations. */
 export function fineTuneNetwork(args: FineTuneArgs): TrainableNetwork {
   const { segment, head } = args;
   const training = args.trainBatchNorm ?? false;
   return {
     forwardTraining: (x, random) => applyHeadTraining(head, pooled(segment.apply(x, { training }) as tf.Tensor), random),
-    predict: (x) => head.predict(pooled(args.compiledPredict === false ? (segment.predict(x) as tf.Tensor) : compiledOnce(segment, x))) as tf.Tensor2D,
+    predict: (x) => head.predict(pooled(segment.predict(x) as tf.Tensor)) as tf.Tensor2D,
     groups: [
       { name: 'base', variables: trainableVariables(segment), rateMultiplier: args.baseRateMultiplier },
       { name: 'head', variables: trainableVariables(head), rateMultiplier: 1 },
