@@ -20,6 +20,8 @@ export interface DoctorInputs {
   train: LabelledFeatures;
   val?: LabelledFeatures;
   config: FinetuneConfig;
+  /** A freshly initialized head on these features, built as `train` builds it (dropout can be overridden). */
+  newHead(options?: { dropout?: number }): tf.Sequential;
   /** A few epochs of the real head training on the real split; run once, shared by the checks that need it. */
   shortRun(): Promise<ShortRun>;
 }

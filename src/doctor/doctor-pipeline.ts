@@ -9,10 +9,10 @@ import { Logger } from '../logger';
 import { RunPreparation } from '../pipeline/prepare-run';
 import { headFitOptions } from '../pipeline/train-classifier';
 import { ImageDecoder } from '../preprocess/image-decoder';
+import { buildConfiguredHead } from '../train/head';
 import { featureStatistics, standardize } from '../train/standardize';
 import type { CheckResult, CheckStatus } from './check-result';
 import type { DoctorInputs } from './doctor-inputs';
-import { freshHead } from './head-network';
 import { fingerprintImages } from './image-fingerprint';
 import { countStatuses, runDoctorChecks } from './run-checks';
 import { shortRun, shortRunEpochs, type ShortRun } from './short-run';
@@ -126,9 +126,10 @@ export class DoctorPipeline {
         train,
         val,
         config,
+        newHead: (options) => buildConfiguredHead(config.train, width, numClasses, options),
         shortRun: () =>
           (run ??= (async () => {
-            const head = freshHead(config, width, numClasses);
+            const head = inputs.newHead();
             try {
               return await shortRun({
                 head,

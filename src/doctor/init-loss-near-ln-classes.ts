@@ -3,7 +3,6 @@ import { evaluateNetwork } from '../train/fit';
 import type { LabelledFeatures } from '../train/train-head';
 import { passed, type CheckResult } from './check-result';
 import type { DoctorCheck } from './doctor-inputs';
-import { freshHead } from './head-network';
 
 const name = 'init.loss-near-ln-classes';
 /** Loss above ln(numClasses) by this many nats: the fresh head is already confident, so its initialization or its inputs are off. */
@@ -41,8 +40,8 @@ export function checkInitialLoss(args: { predict: (x: tf.Tensor) => tf.Tensor2D;
 
 export const initialLossCheck: DoctorCheck = {
   name,
-  run: async ({ config, train, numClasses }) => {
-    const head = freshHead(config, train.x.shape[1], numClasses);
+  run: async ({ config, train, numClasses, newHead }) => {
+    const head = newHead();
     try {
       return checkInitialLoss({ predict: (x) => head.predict(x) as tf.Tensor2D, data: train, numClasses });
     } finally {

@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import type { TrainableNetwork } from '../train/fit';
-import type { LabelledFeatures } from '../train/train-head';
+import { headNetwork, type LabelledFeatures } from '../train/train-head';
 import { passed, type CheckResult } from './check-result';
 import type { DoctorCheck } from './doctor-inputs';
-import { freshHead, headNetwork } from './head-network';
-import { runSteps, type StepRecord } from './head-steps';
+import { recordSteps, type StepRecord } from './step-recorder';
 
 const name = 'train.finite-inputs-and-first-steps';
 export const firstSteps = 5;
@@ -61,7 +60,7 @@ export async function checkFiniteInputsAndFirstSteps(args: {
       measured,
     };
   }
-  const steps = await runSteps(args.network, args.standardized, args.numClasses, {
+  const steps = await recordSteps(args.network, args.standardized, args.numClasses, {
     steps: args.steps ?? firstSteps,
     batchSize: args.batchSize,
     seed: args.seed,
@@ -92,8 +91,8 @@ export async function checkFiniteInputsAndFirstSteps(args: {
 
 export const finiteInputsAndFirstStepsCheck: DoctorCheck = {
   name,
-  run: async ({ config, dataset, rawTrain, train, numClasses }) => {
-    const head = freshHead(config, train.x.shape[1], numClasses);
+  run: async ({ config, dataset, rawTrain, train, numClasses, newHead }) => {
+    const head = newHead();
     try {
       return await checkFiniteInputsAndFirstSteps({
         raw: rawTrain,

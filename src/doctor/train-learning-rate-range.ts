@@ -1,8 +1,8 @@
 import type { LabelledData, TrainableNetwork } from '../train/fit';
+import { headNetwork } from '../train/train-head';
 import { passed, type CheckResult } from './check-result';
 import type { DoctorCheck } from './doctor-inputs';
-import { freshHead, headNetwork } from './head-network';
-import { runSteps } from './head-steps';
+import { recordSteps } from './step-recorder';
 
 const name = 'train.learning-rate-range';
 export const rangeSteps = 100;
@@ -61,7 +61,7 @@ export async function checkLearningRateRange(args: {
   let average = 0;
   let best = Infinity;
   const points: RangePoint[] = [];
-  await runSteps(args.network, args.data, args.numClasses, {
+  await recordSteps(args.network, args.data, args.numClasses, {
     steps,
     batchSize: args.batchSize,
     seed: args.seed,
@@ -112,8 +112,8 @@ export async function checkLearningRateRange(args: {
 
 export const learningRateRangeCheck: DoctorCheck = {
   name,
-  run: async ({ config, train, numClasses }) => {
-    const head = freshHead(config, train.x.shape[1], numClasses);
+  run: async ({ config, train, numClasses, newHead }) => {
+    const head = newHead();
     try {
       return await checkLearningRateRange({
         network: headNetwork(head),

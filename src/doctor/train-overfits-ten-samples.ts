@@ -1,10 +1,9 @@
 import * as tf from '@tensorflow/tfjs';
 import { evaluateNetwork, fit, type TrainableNetwork } from '../train/fit';
 import { ExponentialDecay } from '../train/learning-rate-schedule';
-import type { LabelledFeatures } from '../train/train-head';
+import { headNetwork, type LabelledFeatures } from '../train/train-head';
 import { passed, type CheckResult } from './check-result';
 import type { DoctorCheck } from './doctor-inputs';
-import { freshHead, headNetwork } from './head-network';
 
 const name = 'train.overfits-ten-samples';
 export const sampleCount = 10;
@@ -87,9 +86,9 @@ export async function checkOverfitsTenSamples(args: {
 
 export const overfitsTenSamplesCheck: DoctorCheck = {
   name,
-  run: async ({ config, train, numClasses }) => {
+  run: async ({ config, train, numClasses, newHead }) => {
     const picked = pickSamples(train.labels);
-    const head = freshHead(config, train.x.shape[1], numClasses, { dropout: 0 });
+    const head = newHead({ dropout: 0 });
     const x = tf.gather(train.x, picked) as tf.Tensor2D;
     try {
       return await checkOverfitsTenSamples({ data: { x, labels: picked.map((i) => train.labels[i]) }, numClasses, network: headNetwork(head), seed: config.train.seed });

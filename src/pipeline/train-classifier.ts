@@ -3,15 +3,17 @@ import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
 import { layersForward } from '../features/frozen-forward';
 import type { Logger } from '../logger';
-import type { Progress, ProgressTask } from '../progress';
+import type { Progress } from '../progress';
 import { segmentBetween } from '../models/network-surgery';
 import type { Plan } from '../policy/plan';
 import { fineTuneNetwork } from '../train/fine-tune';
 import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
-import { buildHead } from '../train/head';
+import { buildConfiguredHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
 import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
 import { predictInBatches } from '../train/predict-in-batches';
+import { ProgressCallback } from '../train/progress-callback';
+import type { TrainingCallback } from '../train/training-callback';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
@@ -123,8 +125,8 @@ export async function trainClassifier(args: {
   numClasses: number;
   config: FinetuneConfig;
   logger: Logger;
-  /** Called after every epoch of every phase. */
-  onEpoch?: (phase: TrainingPhase['name'], log: EpochLog) => void;
+  /** More callbacks for each phase's fit (after progress), e.g. the run's per-epoch record. */
+  callbacks?: (phase: TrainingPhase['name']) => TrainingCallback[];
   /** Where each phase checkpoints after every epoch (<dir>/<phase>.ckpt); none when undefined. */
   checkpointDir?: string;
   /** Continue from the checkpoints in checkpointDir. */
@@ -135,25 +137,8 @@ export async function trainClassifier(args: {
   progress?: Progress;
 }): Promise<TrainedClassifier> {
   const { plan, config, logger, numClasses } = args;
-  let task: ProgressTask | undefined;
-  let epochDetail = '';
-  const batchesPerEpoch = Math.ceil(args.train.labels.length / config.train.batchSize);
-  const startPhase = (phase: TrainingPhase['name'], epochs: number) => {
-    epochDetail = `epoch 1/${epochs}`;
-    task = args.progress?.start(phase, epochs * batchesPerEpoch, 'batches');
-  };
-  const onBatch = (epoch: number, batch: number) => task?.update(epoch * batchesPerEpoch + batch, epochDetail);
-  const logEpoch = (phase: TrainingPhase['name'], epochs: number) => (log: EpochLog) => {
-    epochDetail =
-      `epoch ${Math.min(log.epoch + 2, epochs)}/${epochs}, last loss ${log.loss.toFixed(3)}` + (log.valAccuracy !== undefined ? ` val_acc ${log.valAccuracy.toFixed(3)}` : '');
-    task?.update((log.epoch + 1) * batchesPerEpoch, epochDetail);
-    args.onEpoch?.(phase, log);
-    logger.info(
-      `${phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
-        (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : '') +
-        ` (${log.seconds.toFixed(1)} s)`,
-    );
-  };
+  /** Progress and the caller's callbacks (e.g. the run's per-epoch record) for a phase. */
+  const callbacks = (phase: TrainingPhase['name']) => [new ProgressCallback(phase, logger, args.progress), ...(args.callbacks?.(phase) ?? [])];
   const fitOptions = { ...sharedFitOptions(config, logger), signal: args.signal };
   const checkpoint = (phase: TrainingPhase['name']) =>
     args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
@@ -162,15 +147,7 @@ export async function trainClassifier(args: {
   const compiled = config.runtime.compiledForward;
   const headInput = segment ? pooledThrough(segment, args.train, compiled) : (args.train as LabelledData & { x: tf.Tensor2D });
   const headVal = segment && args.val ? pooledThrough(segment, args.val, compiled) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
-  const head = buildHead({
-    numFeatures: headInput.x.shape[1],
-    numClasses,
-    dropout: config.train.dropout,
-    hiddenUnits: config.train.hiddenUnits,
-    initializer: config.train.initializer,
-    initStddev: config.train.initStddev,
-    seed: config.train.seed,
-  });
+  const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
   const phases: TrainingPhase[] = [];
   // Features of different depths and channels differ in scale by orders of magnitude: the head
   // learns on standardized features, and the standardization is then folded into its weights.
@@ -180,19 +157,16 @@ export async function trainClassifier(args: {
   try {
     assertFiniteInputs(standardTrain.x, 'training');
     if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
-    startPhase('head', config.train.epochs);
     const headOptions: FitOptions = {
       ...headFitOptions(config, logger, config.train.epochs),
       signal: args.signal,
       ...checkpoint('head'),
-      onEpoch: logEpoch('head', config.train.epochs),
-      onBatch,
+      callbacks: callbacks('head'),
     };
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
     foldStandardization(head, stats);
   } finally {
-    task?.stop();
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
       headInput.x.dispose();
@@ -217,16 +191,9 @@ export async function trainClassifier(args: {
     epochs: config.train.fineTuneEpochs,
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
-    onEpoch: logEpoch('fine-tune', config.train.fineTuneEpochs),
-    onBatch,
+    callbacks: callbacks('fine-tune'),
   };
-  startPhase('fine-tune', config.train.fineTuneEpochs);
-  let fineTuneResult;
-  try {
-    fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
-  } finally {
-    task?.stop();
-  }
+  const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
   phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
   return {
     head,

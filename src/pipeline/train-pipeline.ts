@@ -23,6 +23,7 @@ import { writeReport } from '../report/write-report';
 import { appendEpochRecord, createRunDirectory, openRunDirectory, writeRunConfig, writeRunInfo, type RunDirectory } from '../runs/run-directory';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import type { LabelledData } from '../train/fit';
+import { LambdaCallback } from '../train/lambda-callback';
 import { extractDatasetFeatures } from './extract-dataset-features';
 import { RunPreparation } from './prepare-run';
 import { trainClassifier, type TrainedClassifier, type TrainingPhase } from './train-classifier';
@@ -140,7 +141,7 @@ export class TrainPipeline {
           config,
           logger,
           progress: this.progress,
-          onEpoch: (phase, log) => appendEpochRecord(run, { phase, ...log }),
+          callbacks: (phase) => [new LambdaCallback({ onEpoch: (log) => appendEpochRecord(run, { phase, ...log }) })],
           checkpointDir: run.checkpointDir,
           resume: Boolean(options.resume),
           signal: options.signal,

@@ -1,4 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
+import type { EpochLog } from './fit';
+import type { TrainingCallback, TrainingLoop } from './training-callback';
 
 /** Whatever holds the weights being trained (a LayersModel, or several behind one face). */
 export interface WeightHolder {
@@ -10,17 +12,21 @@ export interface EarlyStoppingState {
   bestLoss: number | null;
   waited: number;
   bestEpoch: number;
+  stoppedEarly?: boolean;
 }
 
 /**
  * Stops when the monitored loss has not improved for `patience` epochs and can put back the
  * weights of the best epoch (tfjs' own EarlyStopping cannot restore them).
  */
-export class EarlyStopping {
+export class EarlyStopping implements TrainingCallback {
+  readonly stateKey = 'earlyStopping';
   private bestLoss = Infinity;
   private bestWeights: tf.Tensor[] | undefined;
   private waited = 0;
   bestEpoch = -1;
+  /** True when training stopped before its last epoch. */
+  stoppedEarly = false;
 
   constructor(
     private readonly model: WeightHolder,
@@ -42,18 +48,34 @@ export class EarlyStopping {
     return this.waited >= this.patience;
   }
 
-  /** What a checkpoint needs to continue: the counters, and the best weights (not copies: do not dispose). */
-  getState(): { state: EarlyStoppingState; bestWeights: tf.Tensor[] } {
-    const state = { bestLoss: Number.isFinite(this.bestLoss) ? this.bestLoss : null, waited: this.waited, bestEpoch: this.bestEpoch };
-    return { state, bestWeights: this.bestWeights ?? [] };
+  /** Monitors the validation loss (the training loss without validation data). */
+  onEpochEnd(log: EpochLog, loop: TrainingLoop): void {
+    if (!this.update(log.epoch, log.valLoss ?? log.loss)) return;
+    this.stoppedEarly = log.epoch < loop.epochs - 1;
+    loop.stopTraining = true;
+  }
+
+  onTrainEnd(): void {
+    this.restoreBest();
+  }
+
+  /** The counters a checkpoint needs to continue. */
+  getState(): EarlyStoppingState {
+    return { bestLoss: Number.isFinite(this.bestLoss) ? this.bestLoss : null, waited: this.waited, bestEpoch: this.bestEpoch, stoppedEarly: this.stoppedEarly };
+  }
+
+  /** The best weights so far (not copies: do not dispose). */
+  getTensors(): tf.Tensor[] {
+    return this.bestWeights ?? [];
   }
 
   /** Continues from a checkpoint; keeps copies of bestWeights. */
-  setState(state: EarlyStoppingState, bestWeights: tf.Tensor[]): void {
+  setState(state: EarlyStoppingState, bestWeights: tf.Tensor[] = []): void {
     this.dispose();
     this.bestLoss = state.bestLoss ?? Infinity;
     this.waited = state.waited;
     this.bestEpoch = state.bestEpoch;
+    this.stoppedEarly = state.stoppedEarly ?? false;
     this.bestWeights = bestWeights.length > 0 ? bestWeights.map((w) => w.clone()) : undefined;
   }
 

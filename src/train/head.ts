@@ -79,3 +79,12 @@ export function buildHead(args: HeadArgs): tf.Sequential {
   }
   return head;
 }
+
+/** The train.* settings a head is built from. */
+export type HeadSettings = Required<Omit<HeadArgs, 'numFeatures' | 'numClasses'>>;
+
+/** The head `train` trains, from its settings: doctor's checks build theirs here too, so both see the same initialization. */
+export function buildConfiguredHead(settings: HeadSettings, numFeatures: number, numClasses: number, overrides: { dropout?: number } = {}): tf.Sequential {
+  const { dropout, hiddenUnits, initializer, initStddev, seed } = settings;
+  return buildHead({ numFeatures, numClasses, dropout, hiddenUnits, initializer, initStddev, seed, ...overrides });
+}

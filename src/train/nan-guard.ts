@@ -1,6 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import { RuntimeFailure } from '../errors';
 import type { WeightHolder } from './early-stopping';
+import type { TrainingCallback, TrainingLoop } from './training-callback';
+import type { StepOutcome } from './train-step';
 
 /** One non-finite step and what was done about it. */
 export interface NonFiniteRecovery {
@@ -35,7 +37,8 @@ export interface NonFiniteGuardSettings {
  * non-finite loss or gradient norm puts them back, halves the learning rate and turns on gradient
  * clipping; after `maxRecoveries` recoveries it gives up with an explanation.
  */
-export class NonFiniteGuard {
+export class NonFiniteGuard implements TrainingCallback {
+  readonly stateKey = 'guard';
   recoveries: NonFiniteRecovery[] = [];
   rateMultiplier = 1;
   clipNorm: number;
@@ -46,6 +49,36 @@ export class NonFiniteGuard {
     private readonly settings: NonFiniteGuardSettings,
   ) {
     this.clipNorm = settings.clipNorm;
+  }
+
+  /** The first epoch run (fresh or resumed) starts from good weights. */
+  onEpochBegin(): void {
+    if (!this.lastGood) this.snapshot();
+  }
+
+  /** Rolls back a non-finite step; after the epoch's last step, checks the weights. */
+  onBatchEnd(epoch: number, batch: number, outcome: StepOutcome, loop: TrainingLoop): void {
+    if (outcome.failed) {
+      const value = outcome.failed === 'loss' ? outcome.loss : outcome.gradientNorm;
+      this.recovered(this.recover(epoch, batch - 1, outcome.failed, value), loop);
+    }
+    if (batch === loop.batchesPerEpoch) {
+      const recovery = this.endEpoch(epoch, batch);
+      if (recovery) this.recovered(recovery, loop);
+    }
+  }
+
+  /** After a recovery the optimizers start afresh (their moments may hold the blow-up) at the halved rate. */
+  private recovered(recovery: NonFiniteRecovery, loop: TrainingLoop): void {
+    const rate = loop.rateAt(recovery.epoch);
+    loop.resetOptimizers(rate);
+    loop.warn({
+      epoch: recovery.epoch,
+      kind: 'non-finite',
+      message:
+        `non-finite ${recovery.quantity} (${recovery.value}) at epoch ${recovery.epoch + 1}, step ${recovery.step + 1}: restored the last good weights, ` +
+        `learning rate now ${rate.toPrecision(3)} (x${recovery.rateMultiplier} of the schedule), gradients clipped to global norm ${recovery.clipNorm}`,
+    });
   }
 
   /** Remembers the current weights as the last good ones. */
@@ -88,6 +121,10 @@ export class NonFiniteGuard {
 
   getState(): NonFiniteGuardState {
     return { recoveries: this.recoveries.map((r) => ({ ...r })), rateMultiplier: this.rateMultiplier, clipNorm: this.clipNorm };
+  }
+
+  onTrainEnd(): void {
+    this.dispose();
   }
 
   setState(state: NonFiniteGuardState): void {

@@ -1,5 +1,5 @@
 import type * as tf from '@tensorflow/tfjs';
-import { applyHeadTraining, evaluateNetwork, fit, trainableVariables, type EpochLog, type FitOptions, type FitResult, type LabelledData } from './fit';
+import { applyHeadTraining, evaluateNetwork, fit, trainableVariables, type EpochLog, type FitOptions, type FitResult, type LabelledData, type TrainableNetwork } from './fit';
 
 export type { EpochLog };
 export type LabelledFeatures = LabelledData & { x: tf.Tensor2D };
@@ -11,6 +11,16 @@ export function evaluateHead(head: tf.Sequential, data: LabelledFeatures, numCla
   return evaluateNetwork((x) => head.predict(x) as tf.Tensor2D, data, numClasses);
 }
 
+/** The head as the training loop sees it: one variable group, dropout masks from the loop's generator. */
+export function headNetwork(head: tf.Sequential): TrainableNetwork {
+  return {
+    forwardTraining: (x, random) => applyHeadTraining(head, x, random),
+    predict: (x) => head.predict(x) as tf.Tensor2D,
+    groups: [{ name: 'head', variables: trainableVariables(head), rateMultiplier: 1 }],
+    weights: head,
+  };
+}
+
 /** Trains the head alone on cached, pooled features. */
 export function trainHead(
   head: tf.Sequential,
@@ -19,16 +29,5 @@ export function trainHead(
   numClasses: number,
   options: TrainHeadOptions,
 ): Promise<TrainHeadResult> {
-  return fit(
-    {
-      forwardTraining: (x, random) => applyHeadTraining(head, x, random),
-      predict: (x) => head.predict(x) as tf.Tensor2D,
-      groups: [{ name: 'head', variables: trainableVariables(head), rateMultiplier: 1 }],
-      weights: head,
-    },
-    train,
-    val,
-    numClasses,
-    options,
-  );
+  return fit(headNetwork(head), train, val, numClasses, options);
 }

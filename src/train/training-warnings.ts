@@ -1,3 +1,6 @@
+import type { EpochLog } from './fit';
+import type { TrainingCallback, TrainingLoop } from './training-callback';
+
 /** What the tuning guide warns about while training. */
 export type TrainingWarningKind = 'overfitting' | 'plateau' | 'uniform-predictions' | 'diverging' | 'non-finite';
 
@@ -50,7 +53,8 @@ export interface TrainingMonitorState {
 }
 
 /** Watches epoch after epoch for divergence, overfitting and predictions stuck near uniform; returns each epoch's new warnings. */
-export class TrainingMonitor {
+export class TrainingMonitor implements TrainingCallback {
+  readonly stateKey = 'monitor';
   private recent: TrainingMonitorState['recent'] = [];
   private bestValLoss = Infinity;
   private warnedOverfitting = false;
@@ -118,6 +122,11 @@ export class TrainingMonitor {
       });
     }
     return warnings;
+  }
+
+  onEpochEnd(log: EpochLog, loop: TrainingLoop): void {
+    const { epoch, loss, valLoss, meanMaxProbability, learningRate } = log;
+    this.observe({ epoch, loss, valLoss, meanMaxProbability, learningRate }).forEach((warning) => loop.warn(warning));
   }
 
   getState(): TrainingMonitorState {

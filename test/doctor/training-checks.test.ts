@@ -4,7 +4,6 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { PreparedDoctorInputs } from '../../src/doctor/doctor-pipeline';
 import type { DoctorInputs } from '../../src/doctor/doctor-inputs';
-import { freshHead, headNetwork } from '../../src/doctor/head-network';
 import { checkInitialLoss } from '../../src/doctor/init-loss-near-ln-classes';
 import { checkFiniteInputsAndFirstSteps } from '../../src/doctor/train-finite-inputs-and-first-steps';
 import { checkGeneralizationGap } from '../../src/doctor/train-generalization-gap';
@@ -14,7 +13,7 @@ import { checkPredictionSpread } from '../../src/doctor/train-prediction-spread'
 import { shortRun } from '../../src/doctor/short-run';
 import { applyHeadTraining, type TrainableNetwork } from '../../src/train/fit';
 import { ExponentialDecay } from '../../src/train/learning-rate-schedule';
-import type { LabelledFeatures } from '../../src/train/train-head';
+import { headNetwork, type LabelledFeatures } from '../../src/train/train-head';
 import { prepareSampleInputs } from './sample-inputs';
 
 let prepared: PreparedDoctorInputs;
@@ -23,7 +22,7 @@ const heads: tf.Sequential[] = [];
 
 /** A fresh head as doctor builds it, disposed after the tests. */
 function head(options: { dropout?: number } = {}): tf.Sequential {
-  const built = freshHead(inputs.config, inputs.train.x.shape[1], inputs.numClasses, options);
+  const built = inputs.newHead(options);
   heads.push(built);
   return built;
 }
