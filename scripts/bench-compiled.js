@@ -134,7 +134,7 @@ async function benchFineTune(tf, base) {
   const { segmentBetween } = require(path.join(dist, 'models', 'network-surgery'));
   const { buildHead } = require(path.join(dist, 'train', 'head'));
   const { fineTuneNetwork } = require(path.join(dist, 'train', 'fine-tune'));
-  const { crossEntropy } = require(path.join(dist, 'train', 'fit'));
+  const { crossEntropy } = require(path.join(dist, 'train', 'loss'));
   const { seededRandom } = require(path.join(dist, 'train', 'seeded-random'));
   const { layersForward } = require(path.join(dist, 'features', 'frozen-forward'));
   const segment = segmentBetween(base.network.model, 'block_12_add', 'out_relu', [14, 14, 96]);

@@ -24,14 +24,10 @@
  */
 'use strict';
 const autocannon = require('autocannon');
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
-
-const root = path.join(__dirname, '..');
-const cli = path.join(root, 'bin', 'finetune.js');
-const samples = path.join(root, 'models', 'samples', 'fashion-mnist');
+const { root, samples, trainTinyExport, startServer } = require('./serve-child');
 
 const argv = process.argv.slice(2);
 const flag = (name, fallback) => {
@@ -47,41 +43,6 @@ const inferenceWorkers = Number(flag('inference-workers', 0));
 const batchTimeoutMs = Number(flag('batch-timeout-ms', 5));
 const instance = flag('instance', 'pixels');
 const log = (message) => process.stderr.write(`${message}\n`);
-
-/** FINETUNE_* and NODE_ENV of the caller would change what runs. */
-const env = Object.fromEntries(Object.entries(process.env).filter(([name]) => !name.startsWith('FINETUNE_') && name !== 'NODE_ENV'));
-
-function trainTinyExport(work) {
-  const data = path.join(work, 'data');
-  for (const label of fs.readdirSync(samples).sort().slice(0, 3)) {
-    fs.mkdirSync(path.join(data, label), { recursive: true });
-    for (const file of fs.readdirSync(path.join(samples, label)).sort().slice(0, 12)) fs.copyFileSync(path.join(samples, label, file), path.join(data, label, file));
-  }
-  log(`training a tiny export (3 classes x 12 images, ${imageSize}x${imageSize}) in ${work}`);
-  const args = ['train', '--data', data, '--env', 'test', '--image-size', String(imageSize), '--epochs', '4', '--name', 'load-test'];
-  args.push('--out', path.join(work, 'exports'), '--cache-dir', path.join(work, 'cache'), '--runs-dir', path.join(work, 'runs'), '--json');
-  const run = spawnSync(process.execPath, [cli, ...args], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
-  if (run.status !== 0) throw new Error(`train exited ${run.status}`);
-  return path.dirname(JSON.parse(run.stdout).exportDir);
-}
-
-/** `finetune serve` in a child process; resolves with its URL once it listens. */
-function startServer(basePath, batchSize, workers) {
-  const args = ['serve', '--model-base-path', basePath, '--env', 'test', '--port', '0', '--json'];
-  args.push('--max-batch-size', String(batchSize), '--batch-timeout-ms', String(batchTimeoutMs), '--max-instances', '4', '--inference-workers', String(workers));
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('\n')) resolve({ child, exited, stderr: () => stderr, ...JSON.parse(stdout.split('\n')[0]) });
-    });
-    exited.then((code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
-  });
-}
 
 /** The image as TF Serving clients usually send it: an [H, W, 3] array, decoded as training decodes. */
 async function pixelArray(image, input) {
@@ -99,7 +60,8 @@ function metricValue(text, sample) {
 }
 
 async function measure(basePath, body, batchSize, workers) {
-  const server = await startServer(basePath, batchSize, workers);
+  const batching = ['--max-batch-size', String(batchSize), '--batch-timeout-ms', String(batchTimeoutMs), '--max-instances', '4', '--inference-workers', String(workers)];
+  const server = await startServer(basePath, batching);
   try {
     const target = {
       url: `${server.url}/v1/models/${server.model}:predict`,
@@ -136,7 +98,7 @@ async function main() {
   const given = flag('model-base-path', undefined);
   const work = given ? undefined : fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-load-test-'));
   try {
-    const basePath = given ?? trainTinyExport(work);
+    const basePath = given ?? trainTinyExport(work, { imageSize, epochs: 4, name: 'load-test' });
     const label = fs.readdirSync(samples).sort()[0];
     const image = fs.readFileSync(path.join(samples, label, fs.readdirSync(path.join(samples, label)).sort()[0]));
     const metadata = JSON.parse(fs.readFileSync(path.join(basePath, String(Math.max(...fs.readdirSync(basePath).filter((d) => /^\d+$/.test(d)).map(Number))), 'metadata.json'), 'utf8'));

@@ -17,9 +17,19 @@ function leaves(node: object = configSchema, prefix = ''): Leaf[] {
   });
 }
 
-/** Adds a flag for every configuration key, with help text from the schema. Returns a reader of the flags given. */
-export function addConfigOptions(command: Command): () => Record<string, string> {
-  const options = leaves().map((leaf) => {
+/** Configuration sections ('train') or keys ('train.batchSize') a command reads; 'all' for every key. */
+export type ConfigScope = 'all' | string[];
+
+function inScope(key: string, scope: ConfigScope): boolean {
+  return scope === 'all' || scope.some((entry) => key === entry || key.startsWith(`${entry}.`));
+}
+
+/**
+ * Adds a flag for every configuration key the command reads (`scope`), with help text from the
+ * schema; the others stay settable from config files and FINETUNE_* variables. Returns a reader of the flags given.
+ */
+export function addConfigOptions(command: Command, scope: ConfigScope): () => Record<string, string> {
+  const options = leaves().filter((leaf) => inScope(leaf.key, scope)).map((leaf) => {
     const choices = Array.isArray(leaf.format) ? ` (${leaf.format.join('|')})` : '';
     const option = new Option(`--${leaf.arg} <value>`, `${leaf.doc}${choices} [${leaf.key}, ${leaf.env}, default ${JSON.stringify(leaf.default)}]`);
     command.addOption(option);

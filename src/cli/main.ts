@@ -63,6 +63,9 @@ function resumedConfig(options: CommonOptions, flags: Record<string, string>, ru
   }
 }
 
+/** What evaluate and predict read: the backend, decoding, and the inference batch size. */
+const classifyScope = ['backend', 'runtime', 'preprocess.maxInputPixels', 'preprocess.concurrency', 'train.batchSize'];
+
 /** Thin shell: flags -> configuration -> the programmatic pipeline -> stdout. */
 export function buildProgram(): Command {
   const version = JSON.parse(fs.readFileSync(path.join(packageRoot, 'package.json'), 'utf8')).version;
@@ -75,7 +78,7 @@ export function buildProgram(): Command {
   const train = program.command('train').description('check the data, plan, extract frozen features, train the head, export a versioned model');
   train.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
   train.option('--resume <run-id>', "continue an interrupted run from its checkpoints (its config.json and data folder; --data overrides the folder); looked up under --runs-dir");
-  const trainFlags = addConfigOptions(train);
+  const trainFlags = addConfigOptions(train, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'train', 'augment', 'runs', 'export']);
   train.action(async (options: CommonOptions & { data?: string; resume?: string }) => {
     const resolved = options.resume ? resumedConfig(options, trainFlags(), options.resume) : resolveConfig(options, trainFlags());
     const data = options.resume
@@ -101,7 +104,7 @@ export function buildProgram(): Command {
 
   const plan = program.command('plan').description('show what train would decide (freeze boundary, dataset size, reasons) without training');
   plan.option('--data <dir>', 'folder with one subfolder per class');
-  const planFlags = addConfigOptions(plan);
+  const planFlags = addConfigOptions(plan, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'runs', 'train.batchSize', 'train.hiddenUnits']);
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
@@ -113,7 +116,7 @@ export function buildProgram(): Command {
 
   const doctor = program.command('doctor').description("run the tuning guide's sanity checks on a data folder (data, initial loss, ten-sample overfit, learning-rate range, short run); exits 1 when a check fails");
   doctor.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
-  const doctorFlags = addConfigOptions(doctor);
+  const doctorFlags = addConfigOptions(doctor, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'train']);
   doctor.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
     const resolved = resolveConfig(options, doctorFlags());
@@ -127,7 +130,7 @@ export function buildProgram(): Command {
   const evaluate = program.command('evaluate').description('score an export on a labelled folder');
   evaluate.option('--model <dir>', 'export folder <out>/<name>/<version> (or <out>/<name> for the newest)');
   evaluate.option('--data <dir>', 'labelled folder: DIR/<class>/* (or its val/ and test/ splits)');
-  const evaluateFlags = addConfigOptions(evaluate);
+  const evaluateFlags = addConfigOptions(evaluate, classifyScope);
   evaluate.action(async (options: CommonOptions & { model?: string; data?: string }) => {
     const model = requireOption(options.model, '--model EXPORT_DIR', 'finetune evaluate --model models/exports/photos/1 --data ./held-out');
     const data = requireOption(options.data, '--data DIR', 'finetune evaluate --model models/exports/photos/1 --data ./held-out');
@@ -140,7 +143,7 @@ export function buildProgram(): Command {
   predict.argument('<files...>', 'image files');
   predict.option('--model <dir>', 'export folder <out>/<name>/<version> (or <out>/<name> for the newest)');
   predict.option('--top-k <k>', 'labels per file', '3');
-  const predictFlags = addConfigOptions(predict);
+  const predictFlags = addConfigOptions(predict, classifyScope);
   predict.action(async (files: string[], options: CommonOptions & { model?: string; topK: string }) => {
     const model = requireOption(options.model, '--model EXPORT_DIR', 'finetune predict --model models/exports/photos/1 cat.jpg');
     const topK = Number(options.topK);
@@ -153,7 +156,7 @@ export function buildProgram(): Command {
   const report = program.command('report').description("a training run's report: its path and a summary (best validation accuracy, epochs, plan, per-class F1)");
   report.argument('<run>', 'run id (a folder under runs.dir, e.g. models/runs/<run-id>) or the path of a run folder');
   report.option('--render', "render report.html again from the run folder's report-data.json");
-  const reportFlags = addConfigOptions(report);
+  const reportFlags = addConfigOptions(report, ['runs']);
   report.action(async (run: string, options: CommonOptions & { render?: boolean }) => {
     const resolved = resolveConfig(options, reportFlags());
     print(await summarizeRun(resolved.values.runs.dir, run, { render: options.render }), options, 'report');
@@ -161,7 +164,7 @@ export function buildProgram(): Command {
 
   const serve = program.command('serve').description('serve the newest version under a model base path over HTTP, TF Serving-style (see README: Serving)');
   serve.option('--model-base-path <dir>', 'folder <out>/<name> holding numbered versions; new versions are picked up as they appear');
-  const serveFlags = addConfigOptions(serve);
+  const serveFlags = addConfigOptions(serve, ['backend', 'runtime', 'serve', 'preprocess.maxInputPixels']);
   serve.action(async (options: CommonOptions & { modelBasePath?: string }) => {
     const basePath = requireOption(options.modelBasePath, '--model-base-path DIR', 'finetune serve --model-base-path models/exports/photos');
     const resolved = resolveConfig(options, serveFlags());
@@ -181,7 +184,7 @@ export function buildProgram(): Command {
 
   const config = program.command('config').description('configuration');
   const configPrint = config.command('print').description('the resolved configuration and where each value came from');
-  const configFlags = addConfigOptions(configPrint);
+  const configFlags = addConfigOptions(configPrint, 'all');
   configPrint.action(async (options: CommonOptions) => {
     print(resolveConfig(options, configFlags()), options, 'config print');
   });

@@ -15,9 +15,25 @@ function numberFormat(name: string, expected: string, accepts: (x: number) => bo
   };
 }
 
+/**
+ * Durations are bounded: Node's timers overflow past 2^31 - 1 ms (about 24.8 days) and then fire
+ * at once, so an absurd value would turn a wait into a busy loop. Every setting that is a duration
+ * uses one of these formats (a test checks that), and its message names the range.
+ */
+const durationFormats = {
+  milliseconds: numberFormat('milliseconds', 'an integer number of milliseconds in 0..3600000 (one hour)', (x) => Number.isInteger(x) && x >= 0 && x <= 3_600_000),
+  'positive-milliseconds': numberFormat('positive-milliseconds', 'an integer number of milliseconds in 1..3600000 (one hour)', (x) => Number.isInteger(x) && x >= 1 && x <= 3_600_000),
+  seconds: numberFormat('seconds', 'a number of seconds in 0..86400 (one day)', (x) => x >= 0 && x <= 86_400),
+  'positive-seconds': numberFormat('positive-seconds', 'a number of seconds in 0.01..86400 (one day)', (x) => x >= 0.01 && x <= 86_400),
+};
+
+/** Names of the formats a duration setting may use. */
+export const durationFormatNames = Object.keys(durationFormats);
+
 /** Formats the schema uses; their messages say what is expected, convict adds the value received. */
 export function registerConfigFormats(): void {
   convict.addFormats({
+    ...durationFormats,
     'positive-integer': numberFormat('positive-integer', 'a positive integer', (x) => Number.isInteger(x) && x > 0),
     'non-negative-integer': numberFormat('non-negative-integer', 'an integer >= 0', (x) => Number.isInteger(x) && x >= 0),
     'positive-number': numberFormat('positive-number', 'a number > 0', (x) => x > 0),

@@ -103,7 +103,7 @@ export function loadConfig(sources: ConfigSources = {}): ResolvedConfig {
   const origins: Record<string, string> = Object.fromEntries([...leaves.keys()].map((key) => [key, 'default']));
   const flags = sources.flags ?? {};
   const args = Object.entries(flags).map(([arg, value]) => `--${arg}=${value}`);
-  const config = convict<FinetuneConfig>(configSchema as never, { env: environment, args });
+  const config = convict<FinetuneConfig>(configSchema, { env: environment, args });
   const fileOfKey: Record<string, string> = {};
   for (const file of files) {
     const content = readJson(file);

@@ -1,5 +1,10 @@
 import type { interfaces } from 'inversify';
 
+/** A setting's allowed values: convict checks them, and the type is their union. */
+function oneOf<Choice extends string>(...choices: Choice[]): Choice[] {
+  return choices;
+}
+
 /**
  * Every setting, declared once. `arg` is the CLI flag, `env` the variable, and the
  * CLI builds its help from `doc`: train.batchSize == --batch-size == FINETUNE_TRAIN_BATCH_SIZE.
@@ -7,8 +12,8 @@ import type { interfaces } from 'inversify';
 export const configSchema = {
   backend: {
     doc: 'TensorFlow.js backend: auto picks tensorflow-gpu, then tensorflow, then wasm, then cpu.',
-    format: ['auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'],
-    default: 'auto',
+    format: oneOf('auto', 'tensorflow-gpu', 'tensorflow', 'wasm', 'cpu'),
+    default: 'auto' as const,
     env: 'FINETUNE_BACKEND',
     arg: 'backend',
   },
@@ -47,8 +52,8 @@ export const configSchema = {
     },
     fit: {
       doc: 'How images reach the square input: cover crops the centre, contain pads with black.',
-      format: ['cover', 'contain'],
-      default: 'cover',
+      format: oneOf('cover', 'contain'),
+      default: 'cover' as const,
       env: 'FINETUNE_PREPROCESS_FIT',
       arg: 'fit',
     },
@@ -105,7 +110,7 @@ export const configSchema = {
     },
     downloadTimeoutSeconds: {
       doc: 'Seconds a base model download may stall before it is abandoned.',
-      format: 'positive-integer',
+      format: 'positive-seconds',
       default: 30,
       env: 'FINETUNE_BASE_DOWNLOAD_TIMEOUT_SECONDS',
       arg: 'download-timeout',
@@ -114,8 +119,8 @@ export const configSchema = {
   policy: {
     name: {
       doc: 'What to freeze: auto decides; head trains a head on the last features; intermediate on the cut layer.',
-      format: ['auto', 'head', 'intermediate', 'top', 'deep'],
-      default: 'auto',
+      format: oneOf('auto', 'head', 'intermediate', 'top', 'deep'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY',
       arg: 'policy',
     },
@@ -142,8 +147,8 @@ export const configSchema = {
     },
     similarityMetric: {
       doc: 'Transferability score per depth: logme (evidence of a Bayesian linear model, no training) or probe (3-fold linear-probe accuracy).',
-      format: ['logme', 'probe'],
-      default: 'logme',
+      format: oneOf('logme', 'probe'),
+      default: 'logme' as const,
       env: 'FINETUNE_POLICY_SIMILARITY_METRIC',
       arg: 'similarity-metric',
     },
@@ -184,8 +189,8 @@ export const configSchema = {
     },
     pooling: {
       doc: "How the head pools the feature map it reads: average (whole image), grid (each quarter, 2x2; frozen LayersModel features only), auto (grid at an intermediate cut, else average).",
-      format: ['auto', 'average', 'grid'],
-      default: 'auto',
+      format: oneOf('auto', 'average', 'grid'),
+      default: 'auto' as const,
       env: 'FINETUNE_POLICY_POOLING',
       arg: 'pooling',
     },
@@ -249,8 +254,8 @@ export const configSchema = {
     },
     initializer: {
       doc: 'Initializer of the head kernels (never plain N(0, 1)): Glorot normal or uniform, truncated normal (std train.initStddev), or orthogonal.',
-      format: ['glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'],
-      default: 'glorotNormal',
+      format: oneOf('glorotNormal', 'glorotUniform', 'truncatedNormal', 'orthogonal'),
+      default: 'glorotNormal' as const,
       env: 'FINETUNE_TRAIN_INITIALIZER',
       arg: 'initializer',
     },
@@ -263,8 +268,8 @@ export const configSchema = {
     },
     optimizer: {
       doc: 'Optimizer of every phase: sgd (with train.momentum), adam or rmsprop.',
-      format: ['sgd', 'adam', 'rmsprop'],
-      default: 'adam',
+      format: oneOf('sgd', 'adam', 'rmsprop'),
+      default: 'adam' as const,
       env: 'FINETUNE_TRAIN_OPTIMIZER',
       arg: 'optimizer',
     },
@@ -277,8 +282,8 @@ export const configSchema = {
     },
     schedule: {
       doc: 'How the learning rate decays over epochs: exponential (x train.decayRate per epoch), step (x train.stepFactor every train.stepSize epochs) or cosine (half a cosine to 0 over the phase).',
-      format: ['exponential', 'step', 'cosine'],
-      default: 'exponential',
+      format: oneOf('exponential', 'step', 'cosine'),
+      default: 'exponential' as const,
       env: 'FINETUNE_TRAIN_SCHEDULE',
       arg: 'schedule',
     },
@@ -333,8 +338,8 @@ export const configSchema = {
     },
     classWeights: {
       doc: 'Loss weight per class: none, or balanced (numExamples / (numClasses x examples of the class), for imbalanced data).',
-      format: ['none', 'balanced'],
-      default: 'none',
+      format: oneOf('none', 'balanced'),
+      default: 'none' as const,
       env: 'FINETUNE_TRAIN_CLASS_WEIGHTS',
       arg: 'class-weights',
     },
@@ -458,8 +463,8 @@ export const configSchema = {
     },
     quantize: {
       doc: 'Weight quantization of the export: none keeps float32; float16 halves the weights, uint8 quarters them (affine per tensor). The size and the validation accuracy change are reported.',
-      format: ['none', 'float16', 'uint8'],
-      default: 'none',
+      format: oneOf('none', 'float16', 'uint8'),
+      default: 'none' as const,
       env: 'FINETUNE_EXPORT_QUANTIZE',
       arg: 'quantize',
     },
@@ -502,7 +507,7 @@ export const configSchema = {
     },
     batchTimeoutMs: {
       doc: 'Longest wait in milliseconds for more requests before an incomplete batch runs.',
-      format: 'non-negative-integer',
+      format: 'milliseconds',
       default: 5,
       env: 'FINETUNE_SERVE_BATCH_TIMEOUT_MS',
       arg: 'batch-timeout-ms',
@@ -523,14 +528,14 @@ export const configSchema = {
     },
     requestTimeoutMs: {
       doc: 'Milliseconds a client has to send a whole request; slower ones get 408.',
-      format: 'positive-integer',
+      format: 'positive-milliseconds',
       default: 30_000,
       env: 'FINETUNE_SERVE_REQUEST_TIMEOUT_MS',
       arg: 'request-timeout-ms',
     },
     pollSeconds: {
       doc: 'Seconds between looks at --model-base-path for a new version.',
-      format: 'positive-number',
+      format: 'positive-seconds',
       default: 1,
       env: 'FINETUNE_SERVE_POLL_SECONDS',
       arg: 'poll-seconds',
@@ -544,8 +549,8 @@ export const configSchema = {
     },
     inferenceThread: {
       doc: 'Where forward passes run: worker keeps them off the thread that answers HTTP, so requests are parsed and decoded while a batch computes (wasm and cpu backends; native ones always compute off it).',
-      format: ['worker', 'main'],
-      default: 'worker',
+      format: oneOf('worker', 'main'),
+      default: 'worker' as const,
       env: 'FINETUNE_SERVE_INFERENCE_THREAD',
       arg: 'inference-thread',
     },
@@ -555,6 +560,55 @@ export const configSchema = {
       default: 0,
       env: 'FINETUNE_SERVE_INFERENCE_WORKERS',
       arg: 'inference-workers',
+    },
+    maxInFlightRequests: {
+      doc: 'Most :predict and :labels requests handled at once (reading, parsing, decoding, waiting for the model); more get 503 with Retry-After before their body is read.',
+      format: 'positive-integer',
+      default: 32,
+      env: 'FINETUNE_SERVE_MAX_IN_FLIGHT_REQUESTS',
+      arg: 'max-in-flight-requests',
+    },
+    maxQueuedImages: {
+      doc: 'Most images waiting for a forward pass (the micro-batch queue); a request that would exceed it gets 503 with Retry-After.',
+      format: 'positive-integer',
+      default: 128,
+      env: 'FINETUNE_SERVE_MAX_QUEUED_IMAGES',
+      arg: 'max-queued-images',
+    },
+    maxInputPixels: {
+      doc: "Largest image (width x height) the server decodes; bigger ones get 413. Serving's own limit, lower than training's preprocess.maxInputPixels: a decode costs up to 8 bytes per pixel.",
+      format: 'positive-integer',
+      default: 16_000_000,
+      env: 'FINETUNE_SERVE_MAX_INPUT_PIXELS',
+      arg: 'serve-max-input-pixels',
+    },
+    decodeConcurrency: {
+      doc: 'Images the server decodes at once; the others wait their turn.',
+      format: 'positive-integer',
+      default: 2,
+      env: 'FINETUNE_SERVE_DECODE_CONCURRENCY',
+      arg: 'serve-decode-concurrency',
+    },
+    parseWorkers: {
+      doc: 'Worker threads parsing :predict JSON bodies (and turning pixel arrays into typed arrays), so that large bodies never stall the thread that answers HTTP.',
+      format: 'positive-integer',
+      default: 1,
+      env: 'FINETUNE_SERVE_PARSE_WORKERS',
+      arg: 'parse-workers',
+    },
+    drainSeconds: {
+      doc: 'After SIGTERM/SIGINT, seconds requests in flight may take to finish; then the remaining connections are closed and the server exits.',
+      format: 'seconds',
+      default: 10,
+      env: 'FINETUNE_SERVE_DRAIN_SECONDS',
+      arg: 'drain-seconds',
+    },
+    loadTimeoutSeconds: {
+      doc: 'Seconds a version may take to load; a slower load is abandoned and reported in its status (retried once its files change).',
+      format: 'positive-seconds',
+      default: 60,
+      env: 'FINETUNE_SERVE_LOAD_TIMEOUT_SECONDS',
+      arg: 'load-timeout-seconds',
     },
     topK: {
       doc: 'Labels answered by the image upload endpoint (:labels) unless the request asks for top_k.',
@@ -566,74 +620,12 @@ export const configSchema = {
   },
 };
 
-export type FinetuneConfig = ConfigShape;
+/** A leaf's value type: the union of its choices, else the type of its default. */
+type LeafValue<Leaf> = Leaf extends { format: readonly (infer Choice)[] } ? Choice : Leaf extends { default: infer Default } ? Default : never;
+
+/** The configuration's type, read off the schema (so the two cannot drift apart). */
+type ConfigOf<Node> = { [Key in keyof Node]: Node[Key] extends { doc: string } ? LeafValue<Node[Key]> : ConfigOf<Node[Key]> };
+
+export type FinetuneConfig = ConfigOf<typeof configSchema>;
 /** The resolved configuration, injected where settings are read. */
 export const FinetuneConfig: interfaces.ServiceIdentifier<FinetuneConfig> = Symbol.for('finetune.FinetuneConfig');
-export type ConfigShape = {
-  backend: 'auto' | 'tensorflow-gpu' | 'tensorflow' | 'wasm' | 'cpu';
-  runtime: { compiledForward: boolean };
-  data: { validationFraction: number; minImagesPerClass: number };
-  preprocess: { imageSize: number; fit: 'cover' | 'contain'; concurrency: number; extractWorkers: number; maxInputPixels: number };
-  base: { id: string; cacheDir: string; featureCacheMaxMB: number; hubUrl: string; downloadTimeoutSeconds: number };
-  policy: {
-    name: 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
-    largeMinImages: number;
-    largeMinImagesPerClass: number;
-    candidateLayers: string[];
-    similarityMetric: 'logme' | 'probe';
-    similarityMargin: number;
-    probeImages: number;
-    topBlocks: number;
-    deepBlocks: number;
-    cutLayer: string;
-    pooling: 'auto' | 'average' | 'grid';
-    gridMinImagesPerClass: number;
-  };
-  train: {
-    epochs: number;
-    batchSize: number;
-    learningRate: number;
-    decayRate: number;
-    patience: number;
-    dropout: number;
-    hiddenUnits: number;
-    initializer: 'glorotNormal' | 'glorotUniform' | 'truncatedNormal' | 'orthogonal';
-    initStddev: number;
-    optimizer: 'sgd' | 'adam' | 'rmsprop';
-    momentum: number;
-    schedule: 'exponential' | 'step' | 'cosine';
-    stepSize: number;
-    stepFactor: number;
-    warmupEpochs: number;
-    plateauPatience: number;
-    plateauFactor: number;
-    l2: number;
-    labelSmoothing: number;
-    classWeights: 'none' | 'balanced';
-    clipNorm: number;
-    maxNonFiniteRecoveries: number;
-    fineTuneEpochs: number;
-    fineTuneLearningRate: number;
-    baseRateMultiplier: number;
-    trainBatchNorm: boolean;
-    seed: number;
-  };
-  augment: { views: number; minCropArea: number; flip: boolean; rotationDegrees: number; brightness: number; contrast: number };
-  runs: { dir: string };
-  export: { out: string; name: string; quantize: 'none' | 'float16' | 'uint8'; minAccuracy: number };
-  serve: {
-    host: string;
-    port: number;
-    modelName: string;
-    maxBatchSize: number;
-    batchTimeoutMs: number;
-    maxInstances: number;
-    bodyLimitBytes: number;
-    requestTimeoutMs: number;
-    pollSeconds: number;
-    maxLoadedVersions: number;
-    inferenceThread: 'worker' | 'main';
-    inferenceWorkers: number;
-    topK: number;
-  };
-};

@@ -13,7 +13,20 @@ import { NsfwjsMobileNetSource } from '../models/nsfwjs-mobilenet-source';
 import { Progress, silentProgress } from '../progress';
 import { ClassifyPipeline } from '../pipeline/classify-pipeline';
 import { RunPreparation } from '../pipeline/prepare-run';
-import { TrainPipeline } from '../pipeline/train-pipeline';
+import { TrainPipeline, TrainStages } from '../pipeline/train-pipeline';
+import { BaseStage } from '../stages/base-stage';
+import { ChecksStage } from '../stages/checks-stage';
+import { ExportStage } from '../stages/export-stage';
+import { ExtractStage } from '../stages/extract-stage';
+import { FingerprintStage } from '../stages/fingerprint-stage';
+import { FitStage } from '../stages/fit-stage';
+import { GateStage } from '../stages/gate-stage';
+import { HeadFeaturesStage } from '../stages/head-features-stage';
+import { MeasureStage } from '../stages/measure-stage';
+import { PlanStage } from '../stages/plan-stage';
+import { ReportStage } from '../stages/report-stage';
+import { RunFolderStage } from '../stages/run-folder-stage';
+import { ScanStage } from '../stages/scan-stage';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import { SharpImageDecoder } from '../preprocess/sharp-image-decoder';
 import { ModelServer } from '../serve/model-server';
@@ -33,8 +46,16 @@ const featuresModule = new ContainerModule((bind) => {
   bind(FeatureCache).to(DiskFeatureCache).inSingletonScope();
 });
 
+/** Every stage of every job; the pipelines list them. */
+const stagesModule = new ContainerModule((bind) => {
+  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage]) {
+    bind(stage).toSelf();
+  }
+});
+
 const pipelineModule = new ContainerModule((bind) => {
   bind(RunPreparation).toSelf();
+  bind(TrainStages).toSelf();
   bind(TrainPipeline).toSelf();
   bind(ClassifyPipeline).toSelf();
   bind(DoctorPipeline).toSelf();
@@ -50,6 +71,6 @@ export function createContainer(config: FinetuneConfig, logger: Logger, progress
   container.bind(FinetuneConfig).toConstantValue(config);
   container.bind(Logger).toConstantValue(logger);
   container.bind(Progress).toConstantValue(progress);
-  container.load(preprocessModule, modelsModule, featuresModule, pipelineModule, serveModule);
+  container.load(preprocessModule, modelsModule, featuresModule, stagesModule, pipelineModule, serveModule);
   return container;
 }

@@ -5,7 +5,7 @@ import { DataError } from '../errors';
 import { layersForward } from '../features/frozen-forward';
 import { ioHandlerFor, readModelFiles } from '../models/model-files';
 import type { ExportMetadata } from './export-metadata';
-import { listVersions } from './write-export';
+import { versionFolders } from './write-export';
 
 export interface LoadedExport {
   dir: string;
@@ -22,11 +22,11 @@ export interface LoadedExport {
 export function resolveExportDir(dir: string): string {
   if (!fs.existsSync(dir)) throw new DataError(`Model folder ${dir} does not exist. Expected an export folder <out>/<name>/<version>/.`);
   if (fs.existsSync(path.join(dir, 'metadata.json'))) return dir;
-  const newest = listVersions(dir).at(-1);
+  const newest = [...versionFolders(dir).values()].at(-1);
   if (newest === undefined) {
     throw new DataError(`${dir} holds no metadata.json and no numbered versions. Expected an export folder <out>/<name>/<version>/ written by finetune train.`);
   }
-  return path.join(dir, String(newest));
+  return path.join(dir, newest);
 }
 
 /** The model.json of an export folder (LayersModel or GraphModel), without its metadata. */

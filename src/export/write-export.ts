@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import type { ExportMetadata } from './export-metadata';
@@ -12,14 +13,35 @@ export interface WriteExportArgs {
   verify: (dir: string) => Promise<void>;
 }
 
-/** Version numbers present under <out>/<name>/ (numeric folder names only). */
-export function listVersions(modelBaseDir: string): number[] {
-  if (!fs.existsSync(modelBaseDir)) return [];
-  return fs
+/**
+ * Version folders under <out>/<name>/: number -> folder name. Like TF Serving, a name of digits is a
+ * version whatever its zero padding ("0003" is version 3); when two names mean one number, the
+ * unpadded one wins, else the first in order.
+ */
+export function versionFolders(modelBaseDir: string): Map<number, string> {
+  if (!fs.existsSync(modelBaseDir)) return new Map();
+  const names = fs
     .readdirSync(modelBaseDir, { withFileTypes: true })
     .filter((entry) => entry.isDirectory() && /^\d+$/.test(entry.name))
-    .map((entry) => Number(entry.name))
-    .sort((a, b) => a - b);
+    .map((entry) => entry.name)
+    .sort();
+  const folders = new Map<number, string>();
+  for (const name of names) {
+    const version = Number(name);
+    if (!folders.has(version) || name === String(version)) folders.set(version, name);
+  }
+  return new Map([...folders].sort(([a], [b]) => a - b));
+}
+
+/** Version numbers present under <out>/<name>/ (numeric folder names only), ascending. */
+export function listVersions(modelBaseDir: string): number[] {
+  return [...versionFolders(modelBaseDir).keys()];
+}
+
+/** The folder of one version, or undefined when there is none. */
+export function versionDir(modelBaseDir: string, version: number): string | undefined {
+  const name = versionFolders(modelBaseDir).get(version);
+  return name === undefined ? undefined : path.join(modelBaseDir, name);
 }
 
 /**
@@ -30,7 +52,9 @@ export function listVersions(modelBaseDir: string): number[] {
 export async function writeExport(args: WriteExportArgs): Promise<{ dir: string; version: number }> {
   const modelBaseDir = path.join(args.outDir, args.name);
   fs.mkdirSync(modelBaseDir, { recursive: true });
-  const temporary = fs.mkdtempSync(path.join(modelBaseDir, '.incomplete-'));
+  // Not mkdtemp: its 0700 would keep a server running as another user out. mkdir honours the umask (0755 under 022).
+  const temporary = path.join(modelBaseDir, `.incomplete-${randomBytes(6).toString('hex')}`);
+  fs.mkdirSync(temporary);
   try {
     const measured = await args.writeModel(temporary);
     fs.writeFileSync(path.join(temporary, 'labels.txt'), `${args.metadata.labels.join('\n')}\n`);

@@ -1,36 +1,23 @@
-import os from 'node:os';
 import type { ImageRecord } from '../data/dataset';
 import { hashPosition } from '../data/split-dataset';
-import { extractFeatures } from '../features/extract-features';
-import type { FeatureCache } from '../features/feature-cache';
-import { createProbeRunner } from '../features/frozen-runner';
 import type { Logger } from '../logger';
-import type { BaseModel } from '../models/base-model';
-import type { Progress } from '../progress';
-import type { DecodeOptions, ImageDecoder } from '../preprocess/image-decoder';
 import { logme } from './logme';
 import { linearProbeAccuracy } from './linear-probe';
 import { judgeSimilarity, type Similarity, type SimilarityMetric } from './similarity';
 
 export interface MeasureSimilarityArgs {
-  base: BaseModel;
-  train: ImageRecord[];
-  labels: string[];
+  /** Per sampled image, the probe's output: every candidate layer's pooled features side by side, then their 2x2 grids. */
+  features: Float32Array[];
+  /** Class index of each sampled image. */
+  sampleLabels: number[];
+  numClasses: number;
   layers: string[];
-  maxImages: number;
+  /** Width of each layer's pooled features, and of its grid (empty when the probe has no grids). */
+  widths: number[];
+  gridWidths: number[];
   margin: number;
   metric: SimilarityMetric;
-  decoder: ImageDecoder;
-  decode: DecodeOptions;
-  preprocessing: string;
-  cache: FeatureCache;
-  concurrency: number;
-  batchSize: number;
-  workers: number;
-  /** Run the probe compiled (runtime.compiledForward); default true. */
-  compiled?: boolean;
   logger: Logger;
-  progress?: Progress;
 }
 
 /** Up to `count` images, each class in proportion, chosen by content hash so the sample is stable. */
@@ -43,45 +30,27 @@ export function stratifiedSample(records: ImageRecord[], labels: string[], count
 }
 
 /**
- * Scores the frozen features of every candidate depth on a sample of the training images (one
- * forward pass, cached like any features) with LogME or a linear probe, and judges where transfer peaks.
+ * Scores the frozen features of every candidate depth on a sample of the training images (the
+ * measure stage extracts them, cached like any features) with LogME or a linear probe, and judges
+ * where transfer peaks.
  */
-export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Similarity> {
-  const sample = stratifiedSample(args.train, args.labels, args.maxImages);
-  const runner = createProbeRunner(args.base, args.layers, args.decode.size, { compiled: args.compiled });
-  let extracted: Awaited<ReturnType<typeof extractFeatures>>;
-  try {
-    extracted = await extractFeatures(runner, sample, {
-      decoder: args.decoder,
-      decode: args.decode,
-      concurrency: args.concurrency,
-      batchSize: args.batchSize,
-      cache: args.cache,
-      keyParts: { baseSha256: args.base.sha256, cutLayer: probeKeyLayer(args.layers, runner.gridWidths.length > 0), preprocessing: args.preprocessing },
-      logger: args.logger,
-      progress: args.progress,
-      progressLabel: 'probe features',
-      workers: args.workers || Math.min(os.availableParallelism(), 4),
-    });
-  } finally {
-    runner.dispose();
-  }
-  const labels = sample.map((r) => args.labels.indexOf(r.label));
+export function measureSimilarity(args: MeasureSimilarityArgs): Similarity {
+  const labels = args.sampleLabels;
   let offset = 0;
   const take = (width: number) => {
-    const features = extracted.features.map((vector) => vector.subarray(offset, offset + width));
+    const features = args.features.map((vector) => vector.subarray(offset, offset + width));
     offset += width;
     return features;
   };
-  const averaged = runner.widths.map(take);
-  const gridded = runner.gridWidths.map(take);
-  const probeAccuracy = (features: Float32Array[]) => linearProbeAccuracy(features, labels, args.labels.length, { folds: 3, seed: 0 });
+  const averaged = args.widths.map(take);
+  const gridded = args.gridWidths.map(take);
+  const probeAccuracy = (features: Float32Array[]) => linearProbeAccuracy(features, labels, args.numClasses, { folds: 3, seed: 0 });
   const scores = args.layers.map((layer, depth) => ({
     layer,
-    score: args.metric === 'probe' ? probeAccuracy(averaged[depth]) : logme(averaged[depth], labels, args.labels.length),
+    score: args.metric === 'probe' ? probeAccuracy(averaged[depth]) : logme(averaged[depth], labels, args.numClasses),
   }));
   for (const s of scores) args.logger.info(`  transferability ${s.layer}: ${s.score.toFixed(4)}`);
-  const similarity = judgeSimilarity(scores, args.margin, sample.length, args.metric);
+  const similarity = judgeSimilarity(scores, args.margin, labels.length, args.metric);
   // Below the top, whether the head should see where features appear is measured too. LogME rewarded
   // the grid's extra features on data where it generalized worse (natural photos); probes did not.
   const best = args.layers.indexOf(similarity.best ?? '');
@@ -90,9 +59,4 @@ export async function measureSimilarity(args: MeasureSimilarityArgs): Promise<Si
     args.logger.info(`  pooling at ${similarity.pooling.layer}: whole image ${similarity.pooling.average.toFixed(3)}, 2x2 grid ${similarity.pooling.grid.toFixed(3)} (3-fold linear probe)`);
   }
   return similarity;
-}
-
-/** The feature-cache name of the depth probe's output. */
-export function probeKeyLayer(layers: string[], grid: boolean): string {
-  return `probe${grid ? '+grid' : ''}:${layers.join(',')}`;
 }

@@ -11,6 +11,7 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ExportMetadata } from '../export/export-metadata';
 import { loadExport, type LoadedExport } from '../export/load-export';
+import { lowerThreadPriority } from './thread-priority';
 
 export type InferenceRequest = { type: 'predict'; id: number; pixels: Float32Array; count: number; size: number };
 
@@ -27,6 +28,7 @@ async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('inference-worker.js must run as a worker thread');
   const { dir, backend, compiled } = workerData as { dir: string; backend: string; compiled?: boolean };
+  lowerThreadPriority();
   let loaded: LoadedExport;
   try {
     if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');

@@ -39,6 +39,11 @@ export class MicroBatcher<I, O> {
 
   constructor(private readonly options: MicroBatcherOptions<I, O>) {}
 
+  /** Items waiting for a batch to start. */
+  get queued(): number {
+    return this.queue.length;
+  }
+
   /** Items queued or running. */
   get pending(): number {
     return this.queue.length + this.running;

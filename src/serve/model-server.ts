@@ -1,13 +1,16 @@
 import { inject, injectable } from 'inversify';
 import fs from 'node:fs';
-import os from 'node:os';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
+import type { FastifyInstance } from 'fastify';
 import { chooseBackend } from '../backend/choose-backend';
 import { FinetuneConfig } from '../config/schema';
+import { workerCount } from '../config/worker-count';
 import { DataError, RuntimeFailure } from '../errors';
 import { Logger } from '../logger';
 import { ImageDecoder } from '../preprocess/image-decoder';
+import { BodyParsers } from './body-parsers';
+import { LimitedDecoder } from './limited-decoder';
 import { ModelVersions } from './model-versions';
 import { createPredictionServer } from './prediction-server';
 import { ServeMetrics } from './serve-metrics';
@@ -18,7 +21,10 @@ export interface RunningServer {
   port: number;
   modelName: string;
   versions: ModelVersions;
-  /** Stops accepting connections, lets requests in flight finish, then unloads the models. */
+  /**
+   * Stops accepting connections, lets requests in flight finish for at most serve.drainSeconds, then
+   * closes the connections left and unloads the models.
+   */
   close(): Promise<void>;
 }
 
@@ -47,25 +53,27 @@ export class ModelServer {
     const modelName = serve.modelName || path.basename(basePath);
     // Native backends compute off the JavaScript thread already; wasm and cpu need a worker for that.
     const thread = serve.inferenceThread === 'worker' && (backend.name === 'wasm' || backend.name === 'cpu') ? 'worker' : 'main';
-    const workers = thread === 'worker' ? serve.inferenceWorkers || Math.min(os.availableParallelism(), 4) : 1;
+    const workers = thread === 'worker' ? workerCount(serve.inferenceWorkers) : 1;
     const metrics = new ServeMetrics();
     const versions = new ModelVersions(basePath, {
-      batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, onBatch: (size) => metrics.batchSize.observe(size) },
+      batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, maxQueuedImages: serve.maxQueuedImages, onBatch: (size) => metrics.batchSize.observe(size) },
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
-      inference: { thread, backend: backend.name, workers, compiled: this.config.runtime.compiledForward },
+      inference: { thread, backend: backend.name, workers, loadTimeoutSeconds: serve.loadTimeoutSeconds, compiled: this.config.runtime.compiledForward },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();
     if (!versions.ready) this.logger.warn(`no version under ${basePath} yet; serving it once one appears`);
+    const parsers = new BodyParsers(serve.parseWorkers);
     const app = await createPredictionServer({
       modelName,
       versions,
-      decoder: this.decoder,
+      decoder: new LimitedDecoder(this.decoder, serve.maxInputPixels, serve.decodeConcurrency),
+      parsers,
       metrics,
       maxInstances: serve.maxInstances,
-      maxInputPixels: this.config.preprocess.maxInputPixels,
+      maxInFlightRequests: serve.maxInFlightRequests,
       bodyLimitBytes: serve.bodyLimitBytes,
       requestTimeoutMs: serve.requestTimeoutMs,
       topK: serve.topK,
@@ -75,6 +83,7 @@ export class ModelServer {
       await app.listen({ port: serve.port, host: serve.host });
     } catch (error) {
       await versions.stop();
+      await parsers.close();
       throw new RuntimeFailure(`Cannot listen on ${serve.host}:${serve.port}: ${(error as Error).message}. Choose another --port or --host.`);
     }
     const address = app.server.address() as AddressInfo;
@@ -87,11 +96,27 @@ export class ModelServer {
       port: address.port,
       modelName,
       versions,
-      close: () =>
-        (closing ??= (async () => {
-          await app.close();
-          await versions.stop();
-        })()),
+      close: () => (closing ??= this.drain(app, versions, parsers)),
     };
+  }
+
+  /** Lets requests in flight finish within serve.drainSeconds; then closes what is left, so shutdown always ends. */
+  private async drain(app: FastifyInstance, versions: ModelVersions, parsers: BodyParsers): Promise<void> {
+    const deadlineMs = this.config.serve.drainSeconds * 1000;
+    const started = Date.now();
+    const closed = app.close();
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => (timer = setTimeout(() => resolve('deadline'), deadlineMs)));
+    if ((await Promise.race([closed, deadline])) === 'deadline') {
+      app.server.getConnections((_error, count) =>
+        this.logger.warn(`drain deadline of ${this.config.serve.drainSeconds} s (serve.drainSeconds) passed: closing ${count} connection${count === 1 ? '' : 's'} still open`),
+      );
+      app.server.closeAllConnections();
+    }
+    clearTimeout(timer);
+    await closed;
+    // Handlers whose connection was cut may still hold a version: they get what is left of the deadline (at least 1 s).
+    await versions.stop(Math.max(1000, deadlineMs - (Date.now() - started)));
+    await parsers.close();
   }
 }

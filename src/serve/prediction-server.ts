@@ -2,9 +2,10 @@ import multipart from '@fastify/multipart';
 import Fastify, { type FastifyError, type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Socket } from 'node:net';
 import type { Logger } from '../logger';
-import type { ImageDecoder } from '../preprocess/image-decoder';
+import type { BodyParsers } from './body-parsers';
+import type { LimitedDecoder } from './limited-decoder';
 import type { ModelVersions } from './model-versions';
-import { instancesOf, pixelsFromEncoded, pixelsOfInstance } from './parse-instances';
+import { publicMetadata, withoutAbsolutePaths } from './public-metadata';
 import { RequestError } from './request-error';
 import type { ServeMetrics } from './serve-metrics';
 import type { ServedVersion } from './served-version';
@@ -12,10 +13,12 @@ import type { ServedVersion } from './served-version';
 export interface PredictionServerOptions {
   modelName: string;
   versions: ModelVersions;
-  decoder: ImageDecoder;
+  decoder: LimitedDecoder;
+  parsers: BodyParsers;
   metrics: ServeMetrics;
   maxInstances: number;
-  maxInputPixels: number;
+  /** :predict and :labels requests handled at once; more get 503 before their body is read. */
+  maxInFlightRequests: number;
   bodyLimitBytes: number;
   requestTimeoutMs: number;
   topK: number;
@@ -24,7 +27,9 @@ export interface PredictionServerOptions {
 
 type Verb = 'predict' | 'labels';
 const verbs: Verb[] = ['predict', 'labels'];
-const imageContentTypes = /^(image\/[\w.+-]+|application\/octet-stream)$/;
+const imageContentTypes = /^(image\/[\w.+-]+|application\/octet-stream)$/i;
+/** Content types that are certainly not the JSON of :predict (TF Serving reads any other body as JSON). */
+const notJsonContentTypes = /^(image\/|multipart\/)/i;
 
 function errorBody(message: string): string {
   return JSON.stringify({ error: message });
@@ -66,8 +71,23 @@ export async function createPredictionServer(options: PredictionServerOptions): 
     },
   });
 
-  app.addContentTypeParser(imageContentTypes, { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
+  // Every body arrives as bytes: :predict parses them (as JSON, whatever the content type says, as TF
+  // Serving does) in a worker thread; :labels takes them as an image. Multipart has its own parser.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body));
   await app.register(multipart, { limits: { fileSize: options.bodyLimitBytes, files: 1, fields: 10, parts: 11 } });
+
+  // Admission before the body is read: a request over the bound costs a header parse, not a body.
+  let inFlight = 0;
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.method !== 'POST') return;
+    if (inFlight >= options.maxInFlightRequests) {
+      reply.header('connection', 'close');
+      throw new RequestError(503, `The server is at capacity: ${inFlight} requests are in flight (serve.maxInFlightRequests). Retry after the Retry-After header's seconds.`, 1);
+    }
+    inFlight += 1;
+    reply.raw.once('close', () => (inFlight -= 1));
+  });
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'unmatched';
@@ -92,7 +112,8 @@ export async function createPredictionServer(options: PredictionServerOptions): 
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const { status, message } = describeError(error, options, request);
-    if (status >= 500) options.logger.warn(`${request.method} ${request.url}: ${error.stack ?? error.message}`);
+    if (status >= 500 && status !== 503) options.logger.warn(`${request.method} ${request.url}: ${error.stack ?? error.message}`);
+    if (error instanceof RequestError && error.retryAfterSeconds !== undefined) reply.header('retry-after', String(error.retryAfterSeconds));
     reply.code(status).send({ error: message });
   });
 
@@ -116,8 +137,11 @@ export async function createPredictionServer(options: PredictionServerOptions): 
   app.get('/healthz', async () => ({ status: 'ok' }));
   app.get('/readyz', async (_request, reply) => {
     if (closing) return reply.code(503).send({ error: 'The server is shutting down.' });
-    if (!versions.ready) return reply.code(503).send({ error: `No version of ${modelName} is loaded yet (looking under ${versions.basePath}).` });
-    return { status: 'ready', model: modelName, version: String(versions.newestVersion) };
+    const health = versions.workerHealth;
+    if (!health) return reply.code(503).send({ error: `No version of ${modelName} is loaded yet.` });
+    const workers = `${health.alive}/${health.total}`;
+    if (health.alive === 0) return reply.code(503).send({ error: `No inference worker of version ${versions.newestVersion} is running (${workers}); replacements are starting.`, workers });
+    return { status: 'ready', model: modelName, version: String(versions.newestVersion), workers };
   });
   app.get('/metrics', async (_request, reply) => {
     reply.type(metrics.registry.contentType);
@@ -136,7 +160,7 @@ export async function createPredictionServer(options: PredictionServerOptions): 
   const metadata = (version: number | undefined) =>
     versions.use(version, async (served) => ({
       model_spec: { name: modelName, signature_name: 'serving_default', version: String(served.version) },
-      metadata: served.model.metadata,
+      metadata: publicMetadata(served.model.metadata),
     }));
   app.get<{ Params: { name: string } }>('/v1/models/:name/metadata', async (request) => {
     checkName(request.params.name);
@@ -151,12 +175,16 @@ export async function createPredictionServer(options: PredictionServerOptions): 
     verb === 'predict' ? predict(version, request, reply) : labels(version, request, reply);
 
   const predict = async (version: number | undefined, request: FastifyRequest, reply: FastifyReply) => {
-    if (!isJson(request)) {
-      throw new RequestError(415, `:predict takes Content-Type application/json; received ${request.headers['content-type'] ?? 'none'}. Upload a single image to :labels instead.`);
+    const type = request.headers['content-type'] ?? '';
+    if (notJsonContentTypes.test(type)) {
+      throw new RequestError(415, `:predict takes Content-Type application/json; received ${type}. Upload a single image to :labels instead.`);
     }
-    const { key, instances } = instancesOf(request.body, options);
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     return versions.use(version, async (served) => {
-      const pixels = await Promise.all(instances.map((instance, i) => pixelsOfInstance(instance, `${key}[${i}]`, served, decoder, options.maxInputPixels)));
+      const { key, instances } = await options.parsers.parse(body, served.size, options);
+      const pixels = await Promise.all(
+        instances.map((instance, i) => ('pixels' in instance ? instance.pixels : decoder.pixels(instance.encoded, `${key}[${i}].b64`, served))),
+      );
       const predictions = await served.predict(pixels);
       metrics.images.inc(pixels.length);
       reply.header('x-model-version', String(served.version));
@@ -171,17 +199,18 @@ export async function createPredictionServer(options: PredictionServerOptions): 
       const file = await request.file();
       if (!file) throw new RequestError(400, 'The multipart body holds no file. Expected one image file field, e.g. curl -F image=@cat.jpg.');
       image = await file.toBuffer();
-    } else if (Buffer.isBuffer(request.body)) {
+    } else if (Buffer.isBuffer(request.body) && imageContentTypes.test(request.headers['content-type'] ?? '')) {
       image = request.body;
     } else {
+      const type = request.headers['content-type'] ?? 'no Content-Type';
       throw new RequestError(
         415,
-        `:labels takes one image as the raw body (Content-Type image/* or application/octet-stream) or as multipart/form-data; received ${request.headers['content-type'] ?? 'no Content-Type'}. For JSON use :predict.`,
+        `Content-Type ${type} is not accepted here. :labels takes one image as the raw body (Content-Type image/* or application/octet-stream) or as multipart/form-data; received ${type}. For JSON use :predict.`,
       );
     }
     if (image.length === 0) throw new RequestError(400, 'The uploaded image is empty (0 bytes). Expected an encoded image.');
     return versions.use(version, async (served: ServedVersion) => {
-      const pixels = await pixelsFromEncoded(image, 'uploaded image', served, decoder, options.maxInputPixels);
+      const pixels = await decoder.pixels(image, 'uploaded image', served);
       const [probabilities] = await served.predict([pixels]);
       metrics.images.inc();
       reply.header('x-model-version', String(served.version));
@@ -204,10 +233,6 @@ export async function createPredictionServer(options: PredictionServerOptions): 
     return run(verb, parseVersion(head), request, reply);
   });
   return app;
-}
-
-function isJson(request: FastifyRequest): boolean {
-  return /^application\/json\b/i.test(request.headers['content-type'] ?? '');
 }
 
 function topKOf(query: Record<string, unknown>, fallback: number): number {
@@ -248,5 +273,6 @@ function describeError(error: FastifyError, options: PredictionServerOptions, re
     return { status, message: `The body is not valid JSON (${error.message}). Expected {"instances": [...]}.` };
   }
   if (status < 500) return { status, message: error.message };
-  return { status, message: `Internal error: ${error.message}` };
+  // The details (with the server's file paths) go to the log, not to the client.
+  return { status, message: `Internal error: ${withoutAbsolutePaths(error.message)}` };
 }

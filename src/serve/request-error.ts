@@ -3,6 +3,8 @@ export class RequestError extends Error {
   constructor(
     readonly statusCode: number,
     message: string,
+    /** For 503: when to come back (sent as Retry-After). */
+    readonly retryAfterSeconds?: number,
   ) {
     super(message);
     this.name = 'RequestError';

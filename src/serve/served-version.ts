@@ -1,4 +1,5 @@
 import { MicroBatcher } from './micro-batcher';
+import { RequestError } from './request-error';
 import type { Pixels, VersionModel } from './version-model';
 
 export type { Pixels } from './version-model';
@@ -6,6 +7,8 @@ export type { Pixels } from './version-model';
 export interface BatchingOptions {
   maxBatchSize: number;
   batchTimeoutMs: number;
+  /** Most images waiting for a forward pass; a request that would pass it is refused with 503. */
+  maxQueuedImages: number;
   onBatch?: (size: number) => void;
 }
 
@@ -18,13 +21,16 @@ export class ServedVersion {
   private leases = 0;
   private retired = false;
   private drained: Promise<void> | undefined;
+  private disposed: Promise<void> | undefined;
   private resolveDrained: (() => void) | undefined;
   private readonly batcher: MicroBatcher<Pixels, number[]>;
 
   constructor(
     readonly version: number,
+    /** What the version's folder looked like when it was loaded (folder-fingerprint.ts). */
+    readonly fingerprint: string,
     readonly model: VersionModel,
-    batching: BatchingOptions,
+    private readonly batching: BatchingOptions,
   ) {
     this.batcher = new MicroBatcher<Pixels, number[]>({
       maxBatchSize: batching.maxBatchSize,
@@ -58,7 +64,22 @@ export class ServedVersion {
 
   /** Probabilities per image, computed in micro-batches with other requests' images. */
   predict(images: Pixels[]): Promise<number[][]> {
+    const waiting = this.batcher.queued;
+    if (waiting > 0 && waiting + images.length > this.batching.maxQueuedImages) {
+      throw new RequestError(
+        503,
+        `The server is at capacity: ${waiting} images are waiting for the model and this request adds ${images.length} (serve.maxQueuedImages ${this.batching.maxQueuedImages}). Retry after the Retry-After header's seconds.`,
+        1,
+      );
+    }
     return this.batcher.submit(images);
+  }
+
+  /** Disposes the model now, leases or not (their predictions fail): the end of a drain deadline. */
+  async abandon(): Promise<void> {
+    void this.retire();
+    this.resolveDrained?.();
+    await this.disposeModel();
   }
 
   /** Stops being handed out; resolves once every lease has ended and the model is disposed. */
@@ -70,8 +91,12 @@ export class ServedVersion {
       if (this.leases === 0) resolve();
     }).then(async () => {
       await this.batcher.idle();
-      await this.model.dispose();
+      await this.disposeModel();
     });
     return this.drained;
+  }
+
+  private disposeModel(): Promise<void> {
+    return (this.disposed ??= this.model.dispose());
   }
 }

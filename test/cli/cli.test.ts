@@ -74,6 +74,22 @@ describe('help', () => {
     assert.ok(entry.includes('train.batchSize'), entry);
     assert.ok(run.stdout.includes('--data'), 'train --help lists --data');
   });
+
+  test('each command offers only the flags it reads: predict has no --epochs or --port, serve has --port, train has no --port', () => {
+    const flagsOf = (...command: string[]) => {
+      const run = finetune([...command, '--help']);
+      assert.equal(run.status, 0, describeRun(run));
+      return new Set(run.stdout.match(/--[a-z][a-z-]*/g));
+    };
+    const predict = flagsOf('predict');
+    for (const flag of ['--epochs', '--port', '--learning-rate', '--policy']) assert.ok(!predict.has(flag), `predict offers ${flag}`);
+    for (const flag of ['--model', '--top-k', '--batch-size', '--backend', '--env', '--json']) assert.ok(predict.has(flag), `predict lacks ${flag}`);
+    assert.ok(flagsOf('serve').has('--port'));
+    assert.ok(!flagsOf('serve').has('--epochs'));
+    assert.ok(!flagsOf('train').has('--port'));
+    assert.ok(flagsOf('config', 'print').has('--port'), 'config print shows every key');
+    assertExit2(finetune(['predict', '--model', workDir, '--epochs', '3', 'x.png']), '--epochs');
+  });
 });
 
 describe('config print', () => {

@@ -6,7 +6,7 @@ import path from 'node:path';
 import { before, describe, it } from 'node:test';
 import type { ExportMetadata } from '../../src/export/export-metadata';
 import { loadExport, resolveExportDir } from '../../src/export/load-export';
-import { listVersions, writeExport } from '../../src/export/write-export';
+import { listVersions, versionDir, writeExport } from '../../src/export/write-export';
 import { saveModelToDir } from '../../src/models/model-files';
 import { temporaryDir } from '../helpers/sample-data';
 
@@ -33,6 +33,35 @@ describe('writeExport', () => {
     assert.deepEqual(listVersions(path.join(out, 'tiny')), [1, 2, 3]);
     assert.equal(JSON.parse(fs.readFileSync(path.join(dirs[1], 'metadata.json'), 'utf8')).version, 2);
     assert.equal(resolveExportDir(path.join(out, 'tiny')), dirs[2], 'the model base folder resolves to the newest version');
+    model.dispose();
+  });
+
+  it('creates versions readable by other users (0755 folders, 0644 files under umask 022)', async () => {
+    const out = temporaryDir('export');
+    const model = tinyModel();
+    const previous = process.umask(0o022);
+    try {
+      const { dir } = await writeExport({ outDir: out, name: 'tiny', writeModel: (d) => saveModelToDir(model, d), metadata, verify: async () => {} });
+      assert.equal(fs.statSync(dir).mode & 0o777, 0o755);
+      for (const file of fs.readdirSync(dir)) assert.equal(fs.statSync(path.join(dir, file)).mode & 0o777, 0o644, file);
+    } finally {
+      process.umask(previous);
+      model.dispose();
+    }
+  });
+
+  it('reads zero-padded version folders (0003 is version 3, as in TF Serving) and numbers past them', async () => {
+    const out = temporaryDir('export');
+    const model = tinyModel();
+    const first = await writeExport({ outDir: out, name: 'tiny', writeModel: (d) => saveModelToDir(model, d), metadata, verify: async () => {} });
+    const base = path.join(out, 'tiny');
+    fs.renameSync(first.dir, path.join(base, '0003'));
+    assert.deepEqual(listVersions(base), [3]);
+    assert.equal(versionDir(base, 3), path.join(base, '0003'));
+    assert.equal(resolveExportDir(base), path.join(base, '0003'));
+    assert.deepEqual((await loadExport(base)).labels, ['a', 'b']);
+    const next = await writeExport({ outDir: out, name: 'tiny', writeModel: (d) => saveModelToDir(model, d), metadata, verify: async () => {} });
+    assert.equal(next.version, 4);
     model.dispose();
   });
 

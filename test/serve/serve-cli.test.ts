@@ -2,6 +2,7 @@ import 'reflect-metadata';
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { trainSmallExport, type SmallExport } from './serve-fixture';
@@ -55,7 +56,7 @@ describe('finetune serve (the CLI)', () => {
   });
 
   it('drains requests in flight on SIGTERM, refuses new connections, and exits 0', async () => {
-    const server = await startCli(['--model-base-path', small.basePath, '--max-batch-size', '1']);
+    const server = await startCli(['--model-base-path', small.basePath, '--max-batch-size', '1', '--drain-seconds', '120']);
     assert.match(server.url, /^http:\/\/127\.0\.0\.1:\d+$/);
     const image = fs.readFileSync(path.join(small.data, small.labels[0], fs.readdirSync(path.join(small.data, small.labels[0]))[0]));
     const body = JSON.stringify({ instances: Array.from({ length: 8 }, () => ({ b64: image.toString('base64') })) });
@@ -81,6 +82,29 @@ describe('finetune serve (the CLI)', () => {
     assert.ok(Date.now() - signalled < 30_000, `stopped ${Date.now() - signalled} ms after SIGTERM`);
     assert.match(server.stderr(), /SIGTERM: finishing requests in flight/);
     await assert.rejects(fetch(`${server.url}/healthz`), 'nothing listens after shutdown');
+  });
+
+  it('after SIGTERM, stops within serve.drainSeconds although idle clients keep connections open', async () => {
+    const server = await startCli(['--model-base-path', small.basePath, '--drain-seconds', '1']);
+    const { port } = new URL(server.url);
+    const connect = (first: string) =>
+      new Promise<net.Socket>((resolve) => {
+        const socket = net.connect(Number(port), '127.0.0.1', () => {
+          if (first) socket.write(first);
+          setTimeout(() => resolve(socket), 100);
+        });
+        socket.on('error', () => {});
+      });
+    // One sent half its headers, one half its body; neither sends more.
+    const idle = [await connect('POST /v1/models/shutdown:predict HTTP/1.1\r\nHost: x\r\n'), await connect('POST /v1/models/shutdown:predict HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n{"in')];
+    server.child.kill('SIGTERM');
+    const signalled = Date.now();
+    assert.equal(await server.exit, 0, server.stderr());
+    const took = Date.now() - signalled;
+    assert.ok(took < 6000, `stopped ${took} ms after SIGTERM`);
+    assert.ok(took >= 900, `stopped ${took} ms after SIGTERM, before the drain deadline`);
+    assert.match(server.stderr(), /drain deadline of 1 s \(serve\.drainSeconds\) passed: closing \d+ connections? still open/);
+    for (const socket of idle) socket.destroy();
   });
 
   it('exits 0 on SIGINT when idle', async () => {

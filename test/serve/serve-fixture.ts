@@ -44,3 +44,20 @@ export function metricValue(text: string, sample: string): number {
   const line = text.split('\n').find((l) => l.startsWith(`${sample} `));
   return line ? Number(line.slice(sample.length + 1)) : 0;
 }
+
+export type Json = any;
+
+/** One HTTP exchange: status, body (parsed when JSON) and headers. */
+export async function call(url: string, init: RequestInit = {}): Promise<{ status: number; body: Json; headers: Headers }> {
+  const response = await fetch(url, init);
+  const text = await response.text();
+  let body: Json = text;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    // Prometheus text stays text.
+  }
+  return { status: response.status, body, headers: response.headers };
+}
+
+export const postJson = (url: string, body: unknown) => call(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });

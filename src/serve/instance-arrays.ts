@@ -1,17 +1,20 @@
-import { DataError } from '../errors';
-import { decodeOptionsFor } from '../pipeline/classify-images';
-import type { ImageDecoder } from '../preprocess/image-decoder';
 import { RequestError } from './request-error';
-import type { Pixels, ServedVersion } from './served-version';
 
 export interface InstanceLimits {
   maxInstances: number;
-  maxInputPixels: number;
+}
+
+/** One instance of a predict body after parsing: pixels ready for the model, or the bytes of an encoded image. */
+export type ParsedInstance = { pixels: Float32Array } | { encoded: Uint8Array };
+
+export interface ParsedBody {
+  key: 'instances' | 'inputs';
+  instances: ParsedInstance[];
 }
 
 const base64 = /^[A-Za-z0-9+/_-]*={0,2}$/;
 
-function describe(value: unknown): string {
+export function describe(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return `a list of ${value.length}`;
   if (typeof value === 'string') return `the string ${JSON.stringify(value.length > 20 ? `${value.slice(0, 20)}...` : value)}`;
@@ -66,26 +69,31 @@ export function pixelsFromArray(instance: unknown[], where: string, size: number
   return pixels;
 }
 
-/** Decodes an encoded image (any format sharp reads) exactly as training did. */
-export async function pixelsFromEncoded(bytes: Buffer, where: string, served: ServedVersion, decoder: ImageDecoder, maxInputPixels: number): Promise<Uint8Array> {
-  try {
-    return (await decoder.decode(bytes, decodeOptionsFor(served.model.metadata.input, maxInputPixels))).data;
-  } catch (error) {
-    if (!(error instanceof DataError)) throw error;
-    const tooLarge = /pixel limit/.test(error.message);
-    throw new RequestError(tooLarge ? 413 : 400, `${where}: ${error.message}. Expected an encoded image file.`);
-  }
-}
-
-/** One instance: a pixel array, or {"b64": ...} decoded. */
-export async function pixelsOfInstance(instance: unknown, where: string, served: ServedVersion, decoder: ImageDecoder, maxInputPixels: number): Promise<Pixels> {
-  if (Array.isArray(instance)) return pixelsFromArray(instance, where, served.size);
+/** One instance: a pixel array, or the bytes of {"b64": ...}, not decoded yet. */
+export function parseInstance(instance: unknown, where: string, size: number): ParsedInstance {
+  if (Array.isArray(instance)) return { pixels: pixelsFromArray(instance, where, size) };
   if (typeof instance === 'object' && instance !== null && 'b64' in instance) {
     const text = (instance as { b64: unknown }).b64;
     if (typeof text !== 'string' || text.length === 0 || !base64.test(text)) {
       throw new RequestError(400, `${where}.b64 is ${describe(text)}; expected a base64-encoded image.`);
     }
-    return pixelsFromEncoded(Buffer.from(text, 'base64'), `${where}.b64`, served, decoder, maxInputPixels);
+    const bytes = Buffer.from(text, 'base64');
+    // Small Buffers share a pooled ArrayBuffer; an own one can be handed to another thread.
+    return { encoded: bytes.byteLength === bytes.buffer.byteLength ? bytes : new Uint8Array(bytes) };
   }
-  throw new RequestError(400, `${where} is ${describe(instance)}; expected an [${served.size}, ${served.size}, 3] pixel array (RGB, 0..255) or {"b64": "<base64 image>"}.`);
+  throw new RequestError(400, `${where} is ${describe(instance)}; expected an [${size}, ${size}, 3] pixel array (RGB, 0..255) or {"b64": "<base64 image>"}.`);
+}
+
+/** A whole :predict body, from its bytes: JSON, its instances, each checked and turned into a typed array. */
+export function parsePredictBody(bytes: Uint8Array, size: number, limits: InstanceLimits): ParsedBody {
+  const text = new TextDecoder().decode(bytes);
+  if (text.trim() === '') throw new RequestError(400, 'The JSON body is empty. Expected {"instances": [...]}.');
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (error) {
+    throw new RequestError(400, `The body is not valid JSON (${(error as Error).message}). Expected {"instances": [...]}.`);
+  }
+  const { key, instances } = instancesOf(body, limits);
+  return { key, instances: instances.map((instance, i) => parseInstance(instance, `${key}[${i}]`, size)) };
 }

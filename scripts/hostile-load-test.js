@@ -1,0 +1,219 @@
+#!/usr/bin/env node
+/**
+ * Bounded hostile load test of `finetune serve` (issue 15): the real CLI serves a tiny export in a
+ * child process with its default limits; on loopback, at the same time,
+ *   - good clients send :predict requests (a [32, 32, 3] pixel array, or a b64 PNG), honouring
+ *     503 + Retry-After by retrying (at most 30 times),
+ *   - huge clients send 14 MB JSON bodies (one 1100x1100 pixel array: parsed, then refused for its shape),
+ *     64-image requests, 16-bit interlaced PNGs of 36 MP (over serve.maxInputPixels) and of 16 MP (at it),
+ *   - malformed clients send broken JSON, wrong shapes, undecodable b64, wrong content types, broken HTTP,
+ *   - a prober GETs /healthz every 50 ms, and the server's RSS is read from /proc every 100 ms.
+ * Every good answer must equal the answer the idle server gave for the same request. Bounded: a fixed
+ * number of requests per client, and the whole run is abandoned after --max-seconds (180).
+ * Prints ONE JSON document on stdout (progress on stderr). Linux only (/proc). Takes 1-2 minutes.
+ *
+ *   npm run build && node scripts/hostile-load-test.js [--good-clients 8] [--good-requests 40]
+ *        [--huge-clients 3] [--huge-requests 6] [--max-seconds 180]
+ */
+'use strict';
+const fs = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const sharp = require('sharp');
+const { samples, trainTinyExport, startServer } = require('./serve-child');
+
+const argv = process.argv.slice(2);
+const option = (name, fallback) => {
+  const at = argv.indexOf(`--${name}`);
+  return at >= 0 ? Number(argv[at + 1]) : fallback;
+};
+const goodClients = option('good-clients', 8);
+const goodRequests = option('good-requests', 40);
+const hugeClients = option('huge-clients', 3);
+const hugeRequests = option('huge-requests', 6);
+const maxSeconds = option('max-seconds', 180);
+const log = (message) => process.stderr.write(`${message}\n`);
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function rssMiB(pid, field) {
+  const line = fs.readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(`${field}:`));
+  return Number(line.split(/\s+/)[1]) / 1024;
+}
+
+function percentile(values, p) {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+}
+
+async function post(url, body, contentType) {
+  const started = performance.now();
+  try {
+    const response = await fetch(url, { method: 'POST', headers: contentType ? { 'content-type': contentType } : {}, body });
+    const text = await response.text();
+    return { status: response.status, text, retryAfter: Number(response.headers.get('retry-after') ?? 0), ms: performance.now() - started };
+  } catch (error) {
+    return { status: 0, text: String(error.cause?.code ?? error.message), ms: performance.now() - started };
+  }
+}
+
+/** A 16-bit interlaced PNG (the costliest kind to decode) of a gradient, so it stays small on the wire. */
+function heavyPng(side) {
+  const gradient = Buffer.alloc(side * 3 * 2);
+  for (let i = 0; i < gradient.length; i++) gradient[i] = i % 251;
+  return sharp(gradient, { raw: { width: side, height: 1, channels: 3 } })
+    .resize(side, side, { kernel: 'nearest' })
+    .toColourspace('rgb16')
+    .png({ progressive: true, compressionLevel: 9 })
+    .toBuffer();
+}
+
+function brokenHttp(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect(port, '127.0.0.1', () => socket.write('POST /v1/models/hostile:predict HTTP/1.1\r\nContent-Length: zz\r\n\r\n'));
+    socket.on('data', () => socket.destroy());
+    socket.on('close', resolve);
+    socket.on('error', resolve);
+  });
+}
+
+async function main() {
+  const work = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-hostile-'));
+  let deadline = Infinity;
+  const running = () => Date.now() < deadline;
+  let server;
+  try {
+    const basePath = trainTinyExport(work, { imageSize: 32, epochs: 2, name: 'hostile' });
+    server = await startServer(basePath);
+    const predictUrl = `${server.url}/v1/models/${server.model}:predict`;
+    const labelsUrl = `${server.url}/v1/models/${server.model}:labels`;
+    const label = fs.readdirSync(samples).sort()[0];
+    const png = fs.readFileSync(path.join(samples, label, fs.readdirSync(path.join(samples, label)).sort()[0]));
+    const pixels = Array.from({ length: 32 }, (_, y) => Array.from({ length: 32 }, (_, x) => [(x * 8) % 256, (y * 8) % 256, 128]));
+    const goodBodies = [JSON.stringify({ instances: [pixels] }), JSON.stringify({ instances: [{ b64: png.toString('base64') }] })];
+    const expected = [];
+    for (const body of goodBodies) expected.push((await post(predictUrl, body, 'application/json')).text);
+    log('making hostile bodies');
+    const huge = Array.from({ length: 1100 }, () => Array.from({ length: 1100 }, () => [255, 128, 0]));
+    const hugeJson = JSON.stringify({ instances: [huge] });
+    const many = JSON.stringify({ instances: new Array(64).fill(pixels) });
+    const [tooManyPixels, atTheLimit] = [await heavyPng(6000), await heavyPng(4000)];
+    const hostile = [
+      () => post(predictUrl, hugeJson, 'application/json'),
+      () => post(predictUrl, many, 'application/json'),
+      () => post(labelsUrl, tooManyPixels, 'image/png'),
+      () => post(labelsUrl, atTheLimit, 'image/png'),
+    ];
+    const malformed = [
+      () => post(predictUrl, '{"instances": [', 'application/json'),
+      () => post(predictUrl, JSON.stringify({ instances: [[[1, 2, 3]]] }), 'application/json'),
+      () => post(predictUrl, JSON.stringify({ instances: [{ b64: Buffer.from('not an image').toString('base64') }] }), 'application/json'),
+      () => post(labelsUrl, 'a,b', 'text/csv'),
+      () => brokenHttp(server.port).then(() => ({ status: -1 })),
+    ];
+    const baselineRss = rssMiB(server.child.pid, 'VmRSS');
+    // The same probe without load first: on a shared machine, scheduling alone delays answers.
+    const atRest = [];
+    for (let i = 0; i < 60; i++) {
+      const started = performance.now();
+      await fetch(`${server.url}/healthz`);
+      atRest.push(performance.now() - started);
+      await sleep(50);
+    }
+    log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
+    deadline = Date.now() + maxSeconds * 1000;
+
+    const health = [];
+    const rss = [];
+    let loading = true;
+    const prober = (async () => {
+      while (loading) {
+        const started = performance.now();
+        const answer = await fetch(`${server.url}/healthz`).then((r) => r.status, () => 0);
+        health.push({ ms: performance.now() - started, status: answer });
+        rss.push(rssMiB(server.child.pid, 'VmRSS'));
+        await sleep(50);
+      }
+    })();
+
+    const good = { sent: 0, ok: 0, lost: [], retries: 0, latencyMs: [] };
+    const goodClient = async (client) => {
+      for (let i = 0; i < goodRequests && running(); i++) {
+        const which = (client + i) % 2;
+        good.sent += 1;
+        const started = performance.now();
+        let answer;
+        for (let attempt = 0; attempt < 30 && running(); attempt++) {
+          answer = await post(predictUrl, goodBodies[which], 'application/json');
+          if (answer.status !== 503) break;
+          good.retries += 1;
+          await sleep(Math.min(2000, (answer.retryAfter || 1) * 1000));
+        }
+        if (answer?.status === 200 && answer.text === expected[which]) {
+          good.ok += 1;
+          good.latencyMs.push(performance.now() - started);
+        } else good.lost.push({ status: answer?.status, text: answer?.text.slice(0, 200) });
+      }
+    };
+    const statuses = { hostile: {}, malformed: {} };
+    const count = (kind, status) => (statuses[kind][status] = (statuses[kind][status] ?? 0) + 1);
+    const hostileClient = async (client) => {
+      for (let i = 0; i < hugeRequests && running(); i++) count('hostile', (await hostile[(client + i) % hostile.length]()).status);
+    };
+    const malformedClient = async () => {
+      for (let i = 0; i < 40 && running(); i++) {
+        count('malformed', (await malformed[i % malformed.length]()).status);
+        await sleep(20);
+      }
+    };
+    const started = Date.now();
+    await Promise.all([
+      ...Array.from({ length: goodClients }, (_, c) => goodClient(c)),
+      ...Array.from({ length: hugeClients }, (_, c) => hostileClient(c)),
+      malformedClient(),
+      malformedClient(),
+    ]);
+    loading = false;
+    await prober;
+    const seconds = (Date.now() - started) / 1000;
+    const peakRss = rssMiB(server.child.pid, 'VmHWM');
+    const healthMs = health.map((h) => h.ms);
+    const report = {
+      server: 'finetune serve with its default limits (serve.* in src/config/schema.ts), wasm backend, tiny 32x32 export',
+      machine: { cpus: os.cpus().length, loadAverage: os.loadavg() },
+      seconds,
+      abandonedAtDeadline: !running(),
+      good: {
+        sent: good.sent,
+        ok: good.ok,
+        lost: good.lost.length,
+        lostExamples: good.lost.slice(0, 3),
+        retriesAfter503: good.retries,
+        latencyMs: { p50: percentile(good.latencyMs, 50), p99: percentile(good.latencyMs, 99), max: Math.max(...good.latencyMs) },
+      },
+      hostileStatuses: statuses.hostile,
+      malformedStatuses: statuses.malformed,
+      healthzAtRest: { probes: atRest.length, ms: { p50: percentile(atRest, 50), p99: percentile(atRest, 99), max: Math.max(...atRest) }, over100ms: atRest.filter((ms) => ms > 100).length },
+      healthz: {
+        probes: health.length,
+        failed: health.filter((h) => h.status !== 200).length,
+        ms: { p50: percentile(healthMs, 50), p99: percentile(healthMs, 99), max: Math.max(...healthMs) },
+        over100ms: healthMs.filter((ms) => ms > 100).length,
+      },
+      rssMiB: { atRest: baselineRss, maxSampled: Math.max(...rss), peak: peakRss, afterLoad: rssMiB(server.child.pid, 'VmRSS') },
+    };
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  } finally {
+    if (server) {
+      server.child.kill('SIGTERM');
+      const code = await server.exited;
+      if (code !== 0) log(`serve exited ${code}:\n${server.stderr()}`);
+    }
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  process.stderr.write(`${error.stack ?? error}\n`);
+  process.exit(1);
+});
