@@ -14,8 +14,10 @@ import { TrainPipeline } from '../pipeline/train-pipeline';
 import { summarizeRun } from '../report/run-summary';
 import { openRunDirectory, readRunConfig, readRunInfo } from '../runs/run-directory';
 import { ModelServer } from '../serve/model-server';
+import { withoutSecrets } from '../service/job-config';
 import { addConfigOptions } from './config-options';
 import { formatHuman } from './format-human';
+import { addServiceCommands } from './service-commands';
 import { stderrOutput } from './stderr-output';
 
 interface CommonOptions {
@@ -182,11 +184,13 @@ export function buildProgram(): Command {
     await stopped;
   });
 
+  addServiceCommands(program, print);
+
   const config = program.command('config').description('configuration');
   const configPrint = config.command('print').description('the resolved configuration and where each value came from');
   const configFlags = addConfigOptions(configPrint, 'all');
   configPrint.action(async (options: CommonOptions) => {
-    print(resolveConfig(options, configFlags()), options, 'config print');
+    print(withoutSecrets(resolveConfig(options, configFlags())), options, 'config print');
   });
   return program;
 }

@@ -16,7 +16,8 @@ export interface ExportMetadata {
     range: [0, 255];
     resize: { fit: 'cover' | 'contain'; kernel: 'lanczos3'; decoder: string };
   };
-  base: { id: string; source: string; sha256: string; inputRange: [number, number] };
+  /** hubPath and twin: the base is a trainable twin of the TF Hub GraphModel at hubPath (sha256 is that download's). */
+  base: { id: string; source: string; sha256: string; inputRange: [number, number]; hubPath?: string; twin?: string };
   plan: Plan;
   metrics: { val: { accuracy: number; loss: number; n: number }; test?: { accuracy: number; loss: number; n: number } };
   /** One entry per phase (head; then fine-tune for top/deep): schedule, per-epoch history, best epoch. */

@@ -22,6 +22,10 @@ export interface BaseModel {
   lastFeatureLayer: string;
   /** Depths scored to measure similarity, from the bottom up; the last is the top feature map. */
   candidateLayers: string[];
+  /** For a trainable twin rebuilt from a downloaded GraphModel: where that graph came from. */
+  twinOf?: { hubPath: string; note: string };
+  /** Seconds spent on steps of loading the base (e.g. twin_s), reported with the run's timings. */
+  timings?: Record<string, number>;
   /** Intermediate layer that transfers best, where known, and why. */
   recommendedCut?: { layer: string; reason: string };
   dispose(): void;

@@ -7,7 +7,10 @@ import { DataError } from '../errors';
 import { Logger } from '../logger';
 import type { BaseModel, BaseModelSource } from './base-model';
 import { downloadModelFiles, verifyDownloadedModel } from './download-model';
-import { ioHandlerFor, readModelFiles } from './model-files';
+import { mobileNetLayout } from './hub-mobilenet-architecture';
+import { buildTwinFromGraph, reluLayerName, twinHeadNames } from './hub-mobilenet-twin';
+import { ioHandlerFor, readModelFiles, type ModelFiles } from './model-files';
+import { releaseWeights } from './release-weights';
 
 /** One of the @tensorflow-models/mobilenet@2 models (its MODEL_INFO and EMBEDDING_NODES). */
 export interface HubMobileNet {
@@ -39,6 +42,9 @@ const hubIdPattern = /^mobilenet_v([12])_(\d+(?:\.\d*)?|\.\d+)$/;
 const tfHubModelName = 'model.json';
 const tfHubSearchParam = '?tfjs-format=file';
 
+/** Input side of every @tensorflow-models/mobilenet model (its IMAGE_SIZE). */
+const hubInputSize = 224;
+
 /** Parses "mobilenet_v2_1.0", "mobilenet_v1_0.5", ...; undefined when the id is not a hub MobileNet or its alpha does not exist. */
 export function parseHubMobileNetId(id: string): HubMobileNet | undefined {
   const match = hubIdPattern.exec(id);
@@ -61,10 +67,37 @@ export function hubModelJsonUrl(hubUrl: string, hubPath: string): string {
   return `${hubUrl.replace(/\/+$/, '')}${hubPath}/${tfHubModelName}${tfHubSearchParam}`;
 }
 
+/** Widest activation of each resolution stage, then the last feature map (as the offline base's candidates). */
+const twinCandidates: Record<1 | 2, string[]> = {
+  1: [3, 5, 8, 11, 13].map((block) => reluLayerName(`Conv2d_${block}_pointwise`)),
+  2: [...[3, 6, 10, 13, 16].map((block) => reluLayerName(`expanded_conv_${block}/expand`)), reluLayerName('Conv_1')],
+};
+
+/** The twin as a base: a LayersModel like the offline base, keeping the download's identity. */
+function twinBase(hub: HubMobileNet, url: string, sha256: string, model: tf.LayersModel, twinSeconds: number): BaseModel {
+  return {
+    id: hub.id,
+    source: url,
+    sha256,
+    inputSize: hubInputSize,
+    inputRange: [0, 1],
+    network: { kind: 'layers', model },
+    lastFeatureLayer: twinHeadNames(hub.version).lastFeatureMap,
+    candidateLayers: twinCandidates[hub.version],
+    twinOf: {
+      hubPath: hub.hubPath,
+      note: 'a LayersModel rebuilt from the TF Hub GraphModel: batch norm was folded into the convolutions by the converter, so they have biases and no batch norm',
+    },
+    timings: { twin_s: twinSeconds },
+    dispose: () => releaseWeights(model),
+  };
+}
+
 /**
  * MobileNet v1/v2 GraphModels from TF Hub (the @tensorflow-models/mobilenet@2 set), downloaded
- * once into <base.cacheDir>/hub/<id>/ and loaded from there afterwards, also offline.
- * Inference only: a GraphModel's weights cannot be trained.
+ * once into <base.cacheDir>/hub/<id>/ and loaded from there afterwards, also offline. Each is
+ * rebuilt as its trainable twin (a LayersModel with the graph's weights); a download that does not
+ * have the MobileNet layout stays a GraphModel, usable as frozen features only.
  */
 @injectable()
 export class HubMobileNetSource implements BaseModelSource {
@@ -91,6 +124,21 @@ export class HubMobileNetSource implements BaseModelSource {
     await this.ensureDownloaded(hub.id, url, dir);
 
     const files = readModelFiles(dir);
+    const started = Date.now();
+    try {
+      const twin = buildTwinFromGraph(mobileNetLayout(hub.version, Number(hub.alpha)), files, hubInputSize);
+      return twinBase(hub, url, files.sha256, twin.model, (Date.now() - started) / 1000);
+    } catch (error) {
+      if (!(error instanceof DataError)) throw error;
+      this.logger.warn(
+        `${dir}/model.json is not laid out as the TF Hub ${hub.id} (${error.message}); it cannot be rebuilt as a trainable model, so it serves as frozen features only`,
+      );
+    }
+    return this.graphBase(hub, url, dir, files);
+  }
+
+  /** The downloaded GraphModel itself: frozen features only. */
+  private async graphBase(hub: HubMobileNet, url: string, dir: string, files: ModelFiles): Promise<BaseModel> {
     let model: tf.GraphModel;
     try {
       model = await tf.loadGraphModel(ioHandlerFor(files));
@@ -104,7 +152,7 @@ export class HubMobileNetSource implements BaseModelSource {
       id: hub.id,
       source: url,
       sha256: files.sha256,
-      inputSize: 224,
+      inputSize: hubInputSize,
       inputRange: [0, 1],
       network: { kind: 'graph', model, outputNode: hub.embeddingNode, files },
       lastFeatureLayer: hub.embeddingNode,

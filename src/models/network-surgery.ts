@@ -79,10 +79,25 @@ export function lastFeatureMapLayer(model: tf.LayersModel): string {
   return layer.name;
 }
 
-/** Numbered blocks of a Keras MobileNet-style base (block_1_*, block_2_*, ...), in order. */
+/**
+ * Layer names that carry a block number: Keras MobileNetV2 (block_3_expand), and the TF Hub twins
+ * named after TF-slim's scopes (expanded_conv_3_expand, Conv2d_3_depthwise).
+ */
+const blockPatterns = [/^block_(\d+)_/, /^expanded_conv_(\d+)_/, /^Conv2d_(\d+)_(?:depthwise|pointwise)/];
+
+/** The block a layer belongs to, from its name; undefined for layers outside numbered blocks. */
+export function blockOf(layerName: string): number | undefined {
+  for (const pattern of blockPatterns) {
+    const match = pattern.exec(layerName);
+    if (match) return Number(match[1]);
+  }
+  return undefined;
+}
+
+/** Numbered blocks of a MobileNet-style base (block_1_*, block_2_*, ...), in order. */
 export function blockNumbers(model: tf.LayersModel): number[] {
-  const numbers = model.layers.map((layer) => /^block_(\d+)_/.exec(layer.name)).filter((m): m is RegExpExecArray => m !== null);
-  return [...new Set(numbers.map((m) => Number(m[1])))].sort((a, b) => a - b);
+  const numbers = model.layers.map((layer) => blockOf(layer.name)).filter((n): n is number => n !== undefined);
+  return [...new Set(numbers)].sort((a, b) => a - b);
 }
 
 /**
@@ -92,13 +107,13 @@ export function blockNumbers(model: tf.LayersModel): number[] {
 export function boundaryBelowTopBlocks(model: tf.LayersModel, count: number): { boundary: string; firstBlock: number } {
   const blocks = blockNumbers(model);
   if (blocks.length === 0) {
-    throw new DataError(`The base model ${model.name} has no numbered blocks (block_<n>_*); fine-tuning top blocks needs a Keras MobileNet-style base.`);
+    throw new DataError(`The base model ${model.name} has no numbered blocks (block_<n>_*, expanded_conv_<n>_*, Conv2d_<n>_*); fine-tuning top blocks needs a MobileNet-style base.`);
   }
   if (!Number.isInteger(count) || count < 1 || count > blocks.length) {
     throw new DataError(`Received ${count} top blocks to fine-tune. Expected an integer from 1 to ${blocks.length} for this base.`);
   }
   const firstBlock = blocks[blocks.length - count];
-  const firstLayer = model.layers.find((layer) => layer.name.startsWith(`block_${firstBlock}_`))!;
+  const firstLayer = model.layers.find((layer) => blockOf(layer.name) === firstBlock)!;
   return { boundary: firstLayer.inboundNodes[0].inboundLayers[0].name, firstBlock };
 }
 

@@ -2,7 +2,7 @@ import type * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
 import { ConfigError } from '../errors';
 import type { Pooling } from '../models/grid-pooling';
-import { blockNumbers, boundaryBelowTopBlocks } from '../models/network-surgery';
+import { blockNumbers, blockOf, boundaryBelowTopBlocks } from '../models/network-surgery';
 import type { Similarity } from './similarity';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
@@ -65,9 +65,9 @@ type BoundaryInputs = Pick<PlanInputs, 'base' | 'requestedPolicy' | 'cutLayer' |
 
 /** Blocks from the one holding `layer` up to the top: what must relearn when features stop transferring there. */
 function blocksFrom(model: tf.LayersModel, layer: string): number | undefined {
-  const match = /^block_(\d+)_/.exec(layer);
-  if (!match) return undefined;
-  return blockNumbers(model).filter((n) => n >= Number(match[1])).length;
+  const block = blockOf(layer);
+  if (block === undefined) return undefined;
+  return blockNumbers(model).filter((n) => n >= block).length;
 }
 
 function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: string): string[] {

@@ -22,6 +22,8 @@ export interface BaseOutput {
 export class BaseStage implements Stage<object, BaseOutput> {
   readonly name = 'base';
   readonly timing = 'base_s';
+  /** What loading the base measured on its own (e.g. twin_s: rebuilding a hub MobileNet as a trainable twin). */
+  readonly rates = (output: BaseOutput) => ({ ...output.base.timings });
 
   constructor(
     @inject(FinetuneConfig) private readonly config: FinetuneConfig,

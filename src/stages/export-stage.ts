@@ -96,7 +96,7 @@ export class ExportStage implements Stage<ExportInput, ExportOutput> {
         name,
         labels: dataset.labels,
         input: modelInput,
-        base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange },
+        base: { id: base.id, source: base.source, sha256: base.sha256, inputRange: base.inputRange, ...(base.twinOf ? { hubPath: base.twinOf.hubPath, twin: base.twinOf.note } : {}) },
         plan,
         metrics,
         training: { phases: context.trained.phases },
