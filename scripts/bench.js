@@ -19,6 +19,8 @@
  *               Fashion-MNIST images (16 train / 4 val each) + 10 x 10 unseen; 8 epochs. The naive model
  *               trains at batch 8: at batch 16 and 32 its gradient tape exhausts the wasm heap (--naive-probe
  *               measures batch 32, ~40 s; on by default with --large).
+ *   compiled    (issue 13) scripts/bench-compiled.js in a child: the compiled frozen forward beside the LayersModel
+ *               op by op, interleaved: frozen img/s at 224 (whole network, default cut), fine-tuning, serve req/s.
  *   memory      (only with --large) peak RSS and timings of `train` (the configured default policy, or
  *               --large-policy P) on 5,000 PNGs (10 classes x 500, Fashion-MNIST). Extraction alone takes 2.5-6
  *               minutes; a fine-tuning policy (--large-policy top|deep, or auto, which picks one for a dataset
@@ -31,7 +33,7 @@
  * (deleted afterwards). The default run takes about 8 minutes on 2 idle cores (--large: about 11).
  *
  *   npm run --silent bench > bench.json   # = npm run build && node scripts/bench.js (--silent: no npm banner on stdout)
- *   node scripts/bench.js [--large] [--only frozenPart,fineTune,endToEnd,memory]
+ *   node scripts/bench.js [--large] [--only frozenPart,fineTune,endToEnd,compiled,memory]
  *        [--per-class 20] [--test-per-class 10] [--epochs 8] [--naive-batch 8] [--wasm-images 192]
  *        [--cpu-images 4] [--large-per-class 500] [--large-policy P] [--naive-probe] [--keep]
  */
@@ -763,7 +765,7 @@ async function benchMemory(tmp, perClass, policy) {
 
 async function main() {
   const large = argv.includes('--large');
-  const sections = flag('only', 'frozenPart,fineTune,endToEnd,memory').split(',');
+  const sections = flag('only', 'frozenPart,fineTune,endToEnd,compiled,memory').split(',');
   const want = (s) => sections.includes(s) && (s !== 'memory' || large);
   for (const f of ['choose-backend.js', '../features/extract-features.js', '../train/fine-tune.js']) {
     if (!fs.existsSync(path.join(dist, 'backend', f))) throw new Error(`dist/ is missing ${f}: run npm run build first`);
@@ -808,6 +810,9 @@ async function main() {
     if (want('frozenPart')) await section('frozenPart', () => benchFrozenPart(framesDir, num('wasm-images', 192), num('cpu-images', 4)));
     if (want('fineTune')) await section('fineTune', () => benchFineTune());
     if (want('endToEnd')) await section('endToEnd', () => benchEndToEnd(tmp, perClass, num('test-per-class', 10), num('epochs', 8), num('naive-batch', 8)));
+    if (want('compiled')) {
+      await section('compiled', async () => JSON.parse((await run('compiled', process.execPath, [path.join(__dirname, 'bench-compiled.js')])).stdout));
+    }
     if (want('memory')) await section('memory', () => benchMemory(tmp, num('large-per-class', 500), flag('large-policy')));
     else if (!large) doc.memory = { skipped: 'run with --large (5,000 images; see the header of scripts/bench.js for how long)' };
   } finally {

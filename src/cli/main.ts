@@ -66,7 +66,7 @@ function resumedConfig(options: CommonOptions, flags: Record<string, string>, ru
 }
 
 /** What evaluate and predict read: the backend, decoding, and the inference batch size. */
-const classifyScope = ['backend', 'preprocess.maxInputPixels', 'preprocess.concurrency', 'train.batchSize'];
+const classifyScope = ['backend', 'runtime', 'preprocess.maxInputPixels', 'preprocess.concurrency', 'train.batchSize'];
 
 /** Thin shell: flags -> configuration -> the programmatic pipeline -> stdout. */
 export function buildProgram(): Command {
@@ -80,7 +80,7 @@ export function buildProgram(): Command {
   const train = program.command('train').description('check the data, plan, extract frozen features, train the head, export a versioned model');
   train.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
   train.option('--resume <run-id>', "continue an interrupted run from its checkpoints (its config.json and data folder; --data overrides the folder); looked up under --runs-dir");
-  const trainFlags = addConfigOptions(train, ['backend', 'data', 'preprocess', 'base', 'policy', 'train', 'augment', 'runs', 'export']);
+  const trainFlags = addConfigOptions(train, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'train', 'augment', 'runs', 'export']);
   train.action(async (options: CommonOptions & { data?: string; resume?: string }) => {
     const resolved = options.resume ? resumedConfig(options, trainFlags(), options.resume) : resolveConfig(options, trainFlags());
     const data = options.resume
@@ -106,7 +106,7 @@ export function buildProgram(): Command {
 
   const plan = program.command('plan').description('show what train would decide (freeze boundary, dataset size, reasons) without training');
   plan.option('--data <dir>', 'folder with one subfolder per class');
-  const planFlags = addConfigOptions(plan, ['backend', 'data', 'preprocess', 'base', 'policy', 'runs', 'train.batchSize', 'train.hiddenUnits', 'train.folds', 'train.crossValidateBelow', 'augment.views']);
+  const planFlags = addConfigOptions(plan, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'runs', 'train.batchSize', 'train.hiddenUnits', 'train.folds', 'train.crossValidateBelow', 'augment.views']);
   plan.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune plan --data ./photos');
     const resolved = resolveConfig(options, planFlags());
@@ -118,7 +118,7 @@ export function buildProgram(): Command {
 
   const doctor = program.command('doctor').description("run the tuning guide's sanity checks on a data folder (data, initial loss, ten-sample overfit, learning-rate range, short run); exits 1 when a check fails");
   doctor.option('--data <dir>', 'folder with one subfolder per class, or train/ val/ [test/] subfolders');
-  const doctorFlags = addConfigOptions(doctor, ['backend', 'data', 'preprocess', 'base', 'policy', 'train']);
+  const doctorFlags = addConfigOptions(doctor, ['backend', 'runtime', 'data', 'preprocess', 'base', 'policy', 'train']);
   doctor.action(async (options: CommonOptions & { data?: string }) => {
     const data = requireOption(options.data, '--data DIR', 'finetune doctor --data ./photos');
     const resolved = resolveConfig(options, doctorFlags());
@@ -166,7 +166,7 @@ export function buildProgram(): Command {
 
   const serve = program.command('serve').description('serve the newest version under a model base path over HTTP, TF Serving-style (see README: Serving)');
   serve.option('--model-base-path <dir>', 'folder <out>/<name> holding numbered versions; new versions are picked up as they appear');
-  const serveFlags = addConfigOptions(serve, ['backend', 'serve', 'preprocess.maxInputPixels']);
+  const serveFlags = addConfigOptions(serve, ['backend', 'runtime', 'serve', 'preprocess.maxInputPixels']);
   serve.action(async (options: CommonOptions & { modelBasePath?: string }) => {
     const basePath = requireOption(options.modelBasePath, '--model-base-path DIR', 'finetune serve --model-base-path models/exports/photos');
     const resolved = resolveConfig(options, serveFlags());

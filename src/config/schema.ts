@@ -17,6 +17,15 @@ export const configSchema = {
     env: 'FINETUNE_BACKEND',
     arg: 'backend',
   },
+  runtime: {
+    compiledForward: {
+      doc: 'Run the frozen network (extraction, probe, doctor, evaluate, predict, serve) compiled: batch norm folded into the convolutions, fused convolution + bias + activation, padding merged. false runs the LayersModel op by op (for comparison).',
+      format: Boolean,
+      default: true,
+      env: 'FINETUNE_RUNTIME_COMPILED_FORWARD',
+      arg: 'compiled-forward',
+    },
+  },
   data: {
     validationFraction: {
       doc: 'Share of each class held out for validation when the data folder has no val/ split.',

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import fs from 'node:fs';
 import path from 'node:path';
 import { DataError } from '../errors';
+import { layersForward } from '../features/frozen-forward';
 import { ioHandlerFor, readModelFiles } from '../models/model-files';
 import type { ExportMetadata } from './export-metadata';
 import { versionFolders } from './write-export';
@@ -40,7 +41,15 @@ export async function loadExportModel(dir: string): Promise<tf.LayersModel | tf.
   }
 }
 
-export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
+export interface LoadExportOptions {
+  /**
+   * Run a LayersModel export compiled (compile-layers-model.ts: batch norm folded, fused
+   * convolutions; the default) rather than through predict. The files stay standard Keras layers.
+   */
+  compiled?: boolean;
+}
+
+export async function loadExport(dirOrBase: string, options: LoadExportOptions = {}): Promise<LoadedExport> {
   const dir = resolveExportDir(dirOrBase);
   let metadata: ExportMetadata;
   try {
@@ -51,11 +60,18 @@ export async function loadExport(dirOrBase: string): Promise<LoadedExport> {
   const labelsFile = path.join(dir, 'labels.txt');
   const labels = fs.existsSync(labelsFile) ? fs.readFileSync(labelsFile, 'utf8').split('\n').filter((l) => l.length > 0) : metadata.labels;
   const model = await loadExportModel(dir);
-  const predict = (pixels: tf.Tensor4D) => model.predict(pixels) as tf.Tensor2D;
   const outputs = model.outputs[0]?.shape?.at(-1);
   if (outputs !== undefined && outputs !== -1 && outputs !== labels.length) {
     model.dispose();
     throw new DataError(`${dir}: the model has ${outputs} outputs but labels.txt lists ${labels.length} labels. The export is inconsistent; export it again.`);
   }
-  return { dir, model, metadata, labels, predict, dispose: () => model.dispose() };
+  if (model instanceof tf.GraphModel) {
+    return { dir, model, metadata, labels, predict: (pixels) => model.predict(pixels) as tf.Tensor2D, dispose: () => model.dispose() };
+  }
+  const forward = layersForward(model, options.compiled ?? true);
+  const dispose = () => {
+    forward.dispose();
+    model.dispose();
+  };
+  return { dir, model, metadata, labels, predict: (pixels) => forward.run(pixels) as tf.Tensor2D, dispose };
 }

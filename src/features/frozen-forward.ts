@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ModelFiles } from '../models/model-files';
+import { compileLayersModel, type CompiledModel } from './compile-layers-model';
 
 /**
  * The frozen part's forward pass, written once and shared by the in-process runner
@@ -38,10 +39,37 @@ function bySlices(pixels: tf.Tensor4D, f: (slice: tf.Tensor4D) => tf.Tensor): tf
   });
 }
 
-/** LayersModel frozen part (its first layer rescales raw RGB 0..255): predict in inference mode, then pool or not. */
-export function forwardLayers(model: tf.LayersModel, pixels: tf.Tensor4D, pool: boolean): tf.Tensor {
+/** A LayersModel's inference forward pass: compiled (fused ops over prepared weights) or its own predict. */
+export interface LayersForward {
+  run(input: tf.Tensor4D): tf.Tensor;
+  /** Frees what the forward pass prepared (the compiled weights), never the model's own. */
+  dispose(): void;
+}
+
+/**
+ * The forward pass of `model`, compiled when `compiled` (the default everywhere; config
+ * runtime.compiledForward turns it off), compiled on first use so that a frozen part only run by
+ * worker threads never prepares weights in this one.
+ */
+export function layersForward(model: tf.LayersModel, compiled: boolean): LayersForward {
+  if (!compiled) return { run: (input) => model.predict(input) as tf.Tensor, dispose: () => undefined };
+  let compiledModel: CompiledModel | undefined;
+  return {
+    run: (input) => {
+      compiledModel ??= compileLayersModel(model);
+      return compiledModel.run(input) as tf.Tensor;
+    },
+    dispose: () => {
+      compiledModel?.dispose();
+      compiledModel = undefined;
+    },
+  };
+}
+
+/** LayersModel frozen part (its first layer rescales raw RGB 0..255) in inference mode, then pool or not. */
+export function forwardLayers(forward: LayersForward, pixels: tf.Tensor4D, pool: boolean): tf.Tensor {
   return bySlices(pixels, (slice) => {
-    const output = model.predict(slice) as tf.Tensor;
+    const output = forward.run(slice);
     return pool ? poolFeatures(output) : output;
   });
 }
@@ -81,6 +109,8 @@ export type FrozenPartSpec =
       weightSpecs: tf.io.WeightsManifestEntry[];
       weightData: ArrayBuffer;
       pool: boolean;
+      /** Run it compiled (compile-layers-model.ts) rather than through predict. */
+      compiled: boolean;
     }
   | {
       kind: 'graph';
@@ -96,7 +126,14 @@ export async function loadFrozenPart(spec: FrozenPartSpec): Promise<{ run(pixels
     const model = await tf.loadLayersModel(
       tf.io.fromMemory({ modelTopology: spec.modelTopology, weightSpecs: spec.weightSpecs, weightData: spec.weightData }),
     );
-    return { run: (pixels) => forwardLayers(model, pixels, spec.pool), dispose: () => model.dispose() };
+    const forward = layersForward(model, spec.compiled);
+    return {
+      run: (pixels) => forwardLayers(forward, pixels, spec.pool),
+      dispose: () => {
+        forward.dispose();
+        model.dispose();
+      },
+    };
   }
   const { modelJson, weightSpecs, weightData } = spec.files;
   const model = await tf.loadGraphModel(

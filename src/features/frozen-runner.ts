@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { BaseModel } from '../models/base-model';
 import { buildDepthProbe, buildFrozenPart } from '../models/frozen-part';
 import type { Pooling } from '../models/grid-pooling';
-import { forwardGraph, forwardLayers, type FrozenPartSpec } from './frozen-forward';
+import { forwardGraph, forwardLayers, layersForward, type FrozenPartSpec } from './frozen-forward';
 
 /**
  * Runs the frozen part in inference mode: raw RGB [0, 255] batches in; pooled feature vectors
@@ -26,6 +26,8 @@ export interface FrozenRunnerOptions {
   pool?: boolean;
   /** With pool: average over the whole map (default), or over a 2x2 grid (LayersModel bases only). */
   pooling?: Pooling;
+  /** Run a LayersModel frozen part compiled (fused ops, batch norm folded; the default) or through predict. */
+  compiled?: boolean;
 }
 
 function joinWeightData(data: ArrayBuffer | ArrayBuffer[] | undefined): ArrayBuffer {
@@ -53,24 +55,27 @@ async function layersModelArtifacts(model: tf.LayersModel): Promise<{ modelTopol
   return { modelTopology: saved.modelTopology as object, weightSpecs: saved.weightSpecs, weightData: joinWeightData(saved.weightData as ArrayBuffer | ArrayBuffer[]) };
 }
 
-export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: { pool?: true; pooling?: Pooling }): FrozenRunner<tf.Tensor2D>;
-export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: { pool: false }): FrozenRunner<tf.Tensor>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: { pool?: true; pooling?: Pooling; compiled?: boolean }): FrozenRunner<tf.Tensor2D>;
+export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: { pool: false; compiled?: boolean }): FrozenRunner<tf.Tensor>;
 export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options?: FrozenRunnerOptions): FrozenRunner<tf.Tensor>;
 export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize: number, options: FrozenRunnerOptions = {}): FrozenRunner<tf.Tensor> {
   const pool = options.pool ?? true;
+  const compiled = options.compiled ?? true;
   if (base.network.kind === 'layers') {
     const model = buildFrozenPart(base, cutLayer, imageSize, pool ? options.pooling : 'average');
     const outputShape = (model.outputs[0].shape as (number | null)[]).slice(1);
     const known = outputShape.every((d): d is number => typeof d === 'number');
     const featureShape = !known ? undefined : !pool ? outputShape : outputShape.length === 3 ? [outputShape[2]] : [outputShape.reduce((a, b) => a * b, 1)];
+    const forward = layersForward(model, compiled);
     return {
       model,
       pooled: pool,
       featureShape: featureShape as number[] | undefined,
-      run: (pixels) => forwardLayers(model, pixels, pool),
-      spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool }),
-      // The frozen part shares its layers with the base; the base owns (and disposes) the weights.
-      dispose: () => undefined,
+      run: (pixels) => forwardLayers(forward, pixels, pool),
+      spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool, compiled }),
+      // The frozen part shares its layers with the base; the base owns (and disposes) the weights,
+      // the runner only the compiled copy.
+      dispose: () => forward.dispose(),
     };
   }
   if (options.pooling === 'grid') throw new Error(`grid pooling needs a LayersModel base; ${base.id} is a GraphModel`);
@@ -94,16 +99,23 @@ export function createFrozenRunner(base: BaseModel, cutLayer: string, imageSize:
  * A runner whose features are the pooled outputs of several depths side by side (widths says
  * where each ends), so that one pass, in this thread or in workers, scores every candidate depth.
  */
-export function createProbeRunner(base: BaseModel, layers: string[], imageSize: number): FrozenRunner<tf.Tensor2D> & { widths: number[]; gridWidths: number[] } {
+export function createProbeRunner(
+  base: BaseModel,
+  layers: string[],
+  imageSize: number,
+  options: { compiled?: boolean } = {},
+): FrozenRunner<tf.Tensor2D> & { widths: number[]; gridWidths: number[] } {
   const { model, widths, gridWidths } = buildDepthProbe(base, layers, imageSize);
+  const compiled = options.compiled ?? true;
+  const forward = layersForward(model, compiled);
   return {
     model,
     widths,
     gridWidths,
     pooled: true,
     featureShape: [[...widths, ...gridWidths].reduce((a, b) => a + b, 0)],
-    run: (pixels) => forwardLayers(model, pixels, false) as tf.Tensor2D,
-    spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool: false }),
-    dispose: () => undefined,
+    run: (pixels) => forwardLayers(forward, pixels, false) as tf.Tensor2D,
+    spec: async () => ({ kind: 'layers', ...(await layersModelArtifacts(model)), pool: false, compiled }),
+    dispose: () => forward.dispose(),
   };
 }

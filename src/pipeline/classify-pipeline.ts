@@ -32,7 +32,7 @@ export class ClassifyPipeline {
   private async withExport<T>(modelDir: string, work: (loaded: LoadedExport) => Promise<T>): Promise<T> {
     const backend = await chooseBackend(this.config.backend);
     this.logger.info(`backend: ${backend.name} (${backend.reason})`);
-    const loaded = await loadExport(modelDir);
+    const loaded = await loadExport(modelDir, { compiled: this.config.runtime.compiledForward });
     this.logger.info(`model ${loaded.dir}: ${loaded.labels.length} labels`);
     try {
       return await work(loaded);

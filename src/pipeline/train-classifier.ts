@@ -1,6 +1,7 @@
 import * as tf from '@tensorflow/tfjs';
 import path from 'node:path';
 import type { FinetuneConfig } from '../config/schema';
+import { layersForward } from '../features/frozen-forward';
 import type { Logger } from '../logger';
 import type { Progress } from '../progress';
 import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
@@ -50,12 +51,17 @@ export interface TrainedClassifier {
 
 const poolingBatch = 64;
 
-/** Pooled outputs of the (frozen) segment, computed in batches so activations never pile up. */
-function pooledThrough(segment: tf.LayersModel, data: LabelledData, pooling: Pooling): LabelledData & { x: tf.Tensor2D } {
+/** Pooled outputs of the (still frozen) segment, computed in batches so activations never pile up. */
+function pooledThrough(segment: tf.LayersModel, data: LabelledData, pooling: Pooling, compiled: boolean): LabelledData & { x: tf.Tensor2D } {
   const parts: tf.Tensor[] = [];
-  for (let start = 0; start < data.labels.length; start += poolingBatch) {
-    const size = Math.min(poolingBatch, data.labels.length - start);
-    parts.push(tf.tidy(() => poolFeatureMap(segment.predict(tf.slice(data.x, start, size)) as tf.Tensor, pooling)));
+  const forward = layersForward(segment, compiled);
+  try {
+    for (let start = 0; start < data.labels.length; start += poolingBatch) {
+      const size = Math.min(poolingBatch, data.labels.length - start);
+      parts.push(tf.tidy(() => poolFeatureMap(forward.run(tf.slice(data.x, start, size) as tf.Tensor4D), pooling)));
+    }
+  } finally {
+    forward.dispose();
   }
   const x = tf.concat(parts) as tf.Tensor2D;
   parts.forEach((t) => t.dispose());
@@ -145,8 +151,9 @@ export async function trainClassifier(args: {
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
   // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
   segment?.layers.forEach((layer) => (layer.trainable = true));
-  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling) : (args.train as LabelledData & { x: tf.Tensor2D });
-  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  const compiled = config.runtime.compiledForward;
+  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling, compiled) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling, compiled) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
   const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
   const phases: TrainingPhase[] = [];
   /** Which validation images the head-only model classifies right: what fine-tuning must beat. */

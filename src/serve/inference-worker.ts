@@ -2,7 +2,7 @@
  * Worker thread of one served version (version-model.ts): its own tfjs and backend and its own copy
  * of the export, loaded with the same code as predict and evaluate.
  *
- * Protocol. workerData: {dir, backend}. The worker posts {type: 'ready', metadata, labels} once
+ * Protocol. workerData: {dir, backend, compiled}. The worker posts {type: 'ready', metadata, labels} once
  * loaded (or {type: 'error'}), then answers each {type: 'predict'} with {type: 'result'}
  * (probabilities as a transferred Float32Array, row-major) or {type: 'error'}.
  */
@@ -27,13 +27,14 @@ function describe(error: unknown): string {
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('inference-worker.js must run as a worker thread');
-  const { dir, backend } = workerData as { dir: string; backend: string };
+  const { dir, backend, compiled } = workerData as { dir: string; backend: string; compiled?: boolean };
   lowerThreadPriority();
   let loaded: LoadedExport;
   try {
     if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
     if (!(await tf.setBackend(backend)) || tf.getBackend() !== backend) throw new Error(`the ${backend} backend failed to initialize`);
-    loaded = await loadExport(dir);
+    // Compiled (batch norm folded, fused convolutions) unless runtime.compiledForward is off.
+    loaded = await loadExport(dir, { compiled: compiled ?? true });
   } catch (error) {
     port.postMessage({ type: 'error', message: describe(error) } satisfies InferenceReply);
     return;

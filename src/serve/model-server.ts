@@ -60,7 +60,7 @@ export class ModelServer {
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
-      inference: { thread, backend: backend.name, workers, loadTimeoutSeconds: serve.loadTimeoutSeconds },
+      inference: { thread, backend: backend.name, workers, loadTimeoutSeconds: serve.loadTimeoutSeconds, compiled: this.config.runtime.compiledForward },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();

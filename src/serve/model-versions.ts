@@ -20,7 +20,7 @@ export interface ModelVersionsOptions {
   maxLoadedVersions: number;
   logger: Logger;
   /** Where forward passes run, and on which tfjs backend; how long a version may take to load. */
-  inference: { thread: InferenceThread; backend: string; workers: number; loadTimeoutSeconds: number };
+  inference: { thread: InferenceThread; backend: string; workers: number; loadTimeoutSeconds: number; compiled?: boolean };
   /** Told every time the newest served version changes. */
   onServing?: (version: number) => void;
 }

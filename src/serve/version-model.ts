@@ -33,6 +33,8 @@ export interface LoadVersionOptions {
   backend: string;
   workers: number;
   loadTimeoutMs: number;
+  /** Run the export compiled (runtime.compiledForward; the default) rather than through predict. */
+  compiled?: boolean;
   logger?: Logger;
 }
 
@@ -45,7 +47,7 @@ export interface LoadVersionOptions {
 export async function loadVersionModel(dir: string, options: LoadVersionOptions, signal?: AbortSignal): Promise<VersionModel> {
   const timeout = AbortSignal.timeout(options.loadTimeoutMs);
   const abort = signal ? AbortSignal.any([signal, timeout]) : timeout;
-  const loading = options.thread === 'main' ? mainThreadModel(dir) : WorkerPoolModel.start({ dir, ...options, workers: Math.max(1, options.workers) }, abort);
+  const loading = options.thread === 'main' ? mainThreadModel(dir, options.compiled ?? true) : WorkerPoolModel.start({ dir, ...options, workers: Math.max(1, options.workers) }, abort);
   try {
     return await abandonOnAbort(loading, abort);
   } catch (error) {
@@ -67,8 +69,8 @@ function abandonOnAbort(loading: Promise<VersionModel>, signal: AbortSignal): Pr
   });
 }
 
-async function mainThreadModel(dir: string): Promise<VersionModel> {
-  const loaded = await loadExport(dir);
+async function mainThreadModel(dir: string, compiled: boolean): Promise<VersionModel> {
+  const loaded = await loadExport(dir, { compiled });
   const size = loaded.metadata.input.height;
   return {
     metadata: loaded.metadata,

@@ -8,6 +8,8 @@ export interface WorkerPoolOptions {
   dir: string;
   backend: string;
   workers: number;
+  /** Workers run the export compiled (the default) rather than through predict. */
+  compiled?: boolean;
   /** Longest a worker (first or replacement) may take to load the version. */
   loadTimeoutMs: number;
   logger?: Logger;
@@ -42,7 +44,7 @@ export class WorkerPoolModel implements VersionModel {
   static async start(options: WorkerPoolOptions, signal: AbortSignal): Promise<WorkerPoolModel> {
     let pool: WorkerPoolModel | undefined;
     const onExit = (slot: number) => (error: Error) => pool?.replace(slot, error);
-    const started = await Promise.allSettled(Array.from({ length: options.workers }, (_, slot) => WorkerVersionModel.start(options.dir, options.backend, signal, onExit(slot))));
+    const started = await Promise.allSettled(Array.from({ length: options.workers }, (_, slot) => WorkerVersionModel.start(options, signal, onExit(slot))));
     const failed = started.find((result): result is PromiseRejectedResult => result.status === 'rejected');
     const workers = started.flatMap((result) => (result.status === 'fulfilled' ? [result.value] : []));
     if (failed) {
@@ -91,7 +93,7 @@ export class WorkerPoolModel implements VersionModel {
       if (this.disposed) return;
       const timeout = AbortSignal.any([this.aborts.signal, AbortSignal.timeout(this.options.loadTimeoutMs)]);
       try {
-        const worker = await WorkerVersionModel.start(this.options.dir, this.options.backend, timeout, (next) => this.replace(slot, next));
+        const worker = await WorkerVersionModel.start(this.options, timeout, (next) => this.replace(slot, next));
         if (this.disposed) await worker.dispose();
         else this.workers[slot] = worker;
       } catch (failure) {

@@ -56,11 +56,15 @@ export class WorkerVersionModel {
    * Starts a worker on an export folder and waits until it has loaded it. An abort (the load
    * timeout) terminates the worker: a worker stuck in a blocking read ends with it.
    */
-  static async start(dir: string, backend: string, signal: AbortSignal, onExit: (error: Error) => void = () => {}): Promise<WorkerVersionModel> {
+  static async start(
+    { dir, backend, compiled = true }: { dir: string; backend: string; compiled?: boolean },
+    signal: AbortSignal,
+    onExit: (error: Error) => void = () => {},
+  ): Promise<WorkerVersionModel> {
     const script = path.join(__dirname, 'inference-worker.js');
     if (!fs.existsSync(script)) throw new RuntimeFailure('The inference worker script is missing: run npm run build.');
     signal.throwIfAborted();
-    const worker = new Worker(script, { workerData: { dir, backend } });
+    const worker = new Worker(script, { workerData: { dir, backend, compiled } });
     // Only these listeners come off afterwards: Worker keeps listeners of its own (port referencing).
     let onMessage: (reply: InferenceReply) => void = () => {};
     let onWorkerExit: (code: number) => void = () => {};

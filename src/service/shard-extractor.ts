@@ -73,7 +73,8 @@ export class ShardExtractor {
   }
 
   private async runnerFor(config: FinetuneConfig, frozen: FrozenCut, loader: BaseModelLoader): Promise<FrozenRunner<tf.Tensor>> {
-    const key = JSON.stringify([config.base.id, frozen.cutLayer, frozen.pooled, frozen.pooling, frozen.decode.size]);
+    const compiled = config.runtime.compiledForward;
+    const key = JSON.stringify([config.base.id, frozen.cutLayer, frozen.pooled, frozen.pooling, frozen.decode.size, compiled]);
     if (this.loaded?.key === key) return this.loaded.runner;
     this.dispose();
     const base = await loader.load(config.base.id);
@@ -82,8 +83,8 @@ export class ShardExtractor {
       throw new DataError(`This worker's base model ${config.base.id} has weights ${base.sha256.slice(0, 12)}, the job's planner used ${frozen.keyParts.baseSha256.slice(0, 12)}. Give every worker the same base model files.`);
     }
     const runner = frozen.pooled
-      ? createFrozenRunner(base, frozen.cutLayer, frozen.decode.size, { pooling: frozen.pooling })
-      : createFrozenRunner(base, frozen.cutLayer, frozen.decode.size, { pool: false });
+      ? createFrozenRunner(base, frozen.cutLayer, frozen.decode.size, { pooling: frozen.pooling, compiled })
+      : createFrozenRunner(base, frozen.cutLayer, frozen.decode.size, { pool: false, compiled });
     this.loaded = { key, base, runner };
     return runner;
   }

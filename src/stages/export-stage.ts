@@ -113,7 +113,7 @@ export class ExportStage implements Stage<ExportInput, ExportOutput> {
 
   /** The written files must reproduce the in-memory model's predictions on real images. */
   private async verifyReload(model: ExportableClassifier, dir: string, records: ImageRecord[], decode: DecodeOptions, tolerance: number) {
-    const reloaded = await loadExport(dir);
+    const reloaded = await loadExport(dir, { compiled: this.config.runtime.compiledForward });
     try {
       const pixels = await Promise.all(records.map(async (r) => (await this.decoder.decode(await fs.readFile(r.path), decode)).data));
       const flat = new Float32Array(pixels.length * decode.size * decode.size * 3);

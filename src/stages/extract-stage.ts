@@ -39,8 +39,8 @@ export class ExtractStage implements Stage<ExtractInput, ExtractOutput> {
   readonly run = async ({ base, input, dataset, plan, keyParts }: ExtractInput, services: StageServices): Promise<ExtractOutput> => {
     const { config, logger, cache } = this;
     const frozen = plan.fineTune
-      ? createFrozenRunner(base, plan.cutLayer, input.size, { pool: false })
-      : createFrozenRunner(base, plan.cutLayer, input.size, { pooling: plan.pooling });
+      ? createFrozenRunner(base, plan.cutLayer, input.size, { pool: false, compiled: config.runtime.compiledForward })
+      : createFrozenRunner(base, plan.cutLayer, input.size, { pooling: plan.pooling, compiled: config.runtime.compiledForward });
     services.own(frozen);
     const features = await extractDatasetFeatures(frozen, dataset, {
       ...extractionOptions(config, { decoder: this.decoder, cache, logger, progress: this.progress }, input, keyParts),

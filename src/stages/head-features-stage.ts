@@ -45,7 +45,7 @@ export class HeadFeaturesStage implements Stage<HeadFeaturesInput, HeadFeaturesO
 
   readonly run = async ({ base, input, dataset, plan, keyParts }: HeadFeaturesInput, services: StageServices): Promise<HeadFeaturesOutput> => {
     const layer = plan.fineTune ? plan.fineTune.until : plan.cutLayer;
-    const runner = createFrozenRunner(base, layer, input.size, { pooling: plan.fineTune ? 'average' : plan.pooling });
+    const runner = createFrozenRunner(base, layer, input.size, { pooling: plan.fineTune ? 'average' : plan.pooling, compiled: this.config.runtime.compiledForward });
     services.own(runner);
     const parts = plan.fineTune ? pooledKeyParts(layer, base.sha256, input.preprocessing) : keyParts;
     const extracted = await extractFeatures(runner, [...dataset.train, ...dataset.val], extractionOptions(this.config, { decoder: this.decoder, cache: this.cache, logger: this.logger }, input, parts));

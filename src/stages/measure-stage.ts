@@ -5,7 +5,7 @@ import { FeatureCache } from '../features/feature-cache';
 import { probeKeyParts } from '../features/feature-key-parts';
 import { createProbeRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
-import type { Stage } from '../pipeline/stage';
+import type { Stage, StageServices } from '../pipeline/stage';
 import { measureSimilarity, stratifiedSample } from '../policy/measure-similarity';
 import type { Similarity } from '../policy/similarity';
 import { ImageDecoder } from '../preprocess/image-decoder';
@@ -37,11 +37,12 @@ export class MeasureStage implements Stage<MeasureInput, MeasureOutput> {
 
   readonly applies = ({ base }: MeasureInput) => this.config.policy.name === 'auto' && base.network.kind === 'layers';
 
-  readonly run = async ({ base, dataset, candidateLayers: layers, input }: MeasureInput): Promise<MeasureOutput> => {
+  readonly run = async ({ base, dataset, candidateLayers: layers, input }: MeasureInput, owner: StageServices): Promise<MeasureOutput> => {
     const { config, logger } = this;
     logger.info(`measuring similarity at ${layers.length} depths`);
     const sample = stratifiedSample(dataset.train, dataset.labels, config.policy.probeImages);
-    const runner = createProbeRunner(base, layers, input.size);
+    const runner = createProbeRunner(base, layers, input.size, { compiled: config.runtime.compiledForward });
+    owner.own(runner); // its compiled weights
     const services = { decoder: this.decoder, cache: this.cache, logger, progress: this.progress };
     const extracted = await extractFeatures(runner, sample, {
       ...extractionOptions(config, services, input, probeKeyParts(layers, runner.gridWidths.length > 0, base.sha256, input.preprocessing)),

@@ -130,6 +130,12 @@ describe('precedence: default < configs/<env>.json < --config file < FINETUNE_* 
     assert.equal(resolved.values.base.hubUrl, 'http://127.0.0.1:8080');
     assert.equal(resolved.origins['base.id'], 'flag --base');
   });
+
+  test('the compiled forward pass is on by default; --compiled-forward false or FINETUNE_RUNTIME_COMPILED_FORWARD=false turns it off', () => {
+    assert.equal(load({ env: 'staging' }).values.runtime.compiledForward, true);
+    assert.equal(load({ env: 'staging', flags: { 'compiled-forward': 'false' } }).values.runtime.compiledForward, false);
+    assert.equal(load({ env: 'staging', environment: { FINETUNE_RUNTIME_COMPILED_FORWARD: 'false' } }).values.runtime.compiledForward, false);
+  });
 });
 
 describe('choosing the environment', () => {

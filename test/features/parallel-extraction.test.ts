@@ -88,8 +88,10 @@ describe('parallel frozen-part extraction (worker threads)', () => {
   async function compare(runner: FrozenRunner<tf.Tensor>, cutLayer: string) {
     const inProcessCache = new RecordingCache();
     const workerCache = new RecordingCache();
+    runner.dispose(); // counted without the runner's compiled weights, before and after
     const tensorsBefore = tf.memory().numTensors;
     const single = await extractFeatures(runner, images, options(inProcessCache, undefined, cutLayer));
+    runner.dispose();
     assert.equal(tf.memory().numTensors, tensorsBefore, 'in-process extraction leaks no tensors');
     const parallel = await extractFeatures(runner, images, options(workerCache, 2, cutLayer));
     assert.equal(tf.memory().numTensors, tensorsBefore, 'worker extraction creates no tensors in the main thread');
