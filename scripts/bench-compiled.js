@@ -20,10 +20,11 @@
 'use strict';
 require('reflect-metadata');
 const autocannon = require('autocannon');
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
+const { startServer } = require('./serve-child');
 
 const root = path.join(__dirname, '..');
 const dist = path.join(root, 'dist', 'src');
@@ -219,22 +220,6 @@ function trainExport(work) {
   return path.dirname(JSON.parse(run.stdout).exportDir);
 }
 
-function startServer(basePath, compiled) {
-  const args = ['serve', '--model-base-path', basePath, '--env', 'test', '--port', '0', '--json', '--compiled-forward', String(compiled)];
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  return new Promise((resolve, reject) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('\n')) resolve({ child, exited, ...JSON.parse(stdout.split('\n')[0]) });
-    });
-    exited.then((code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
-  });
-}
-
 async function benchServe(pixels) {
   const work = fs.mkdtempSync(path.join(os.tmpdir(), 'finetune-bench-compiled-'));
   try {
@@ -245,7 +230,7 @@ async function benchServe(pixels) {
     const latency = { layers: [], compiled: [] };
     for (let r = 0; r < Math.max(2, rounds - 1); r++) {
       for (const mode of orderOf(r)) {
-        const server = await startServer(basePath, mode === 'compiled');
+        const server = await startServer(basePath, ['--compiled-forward', String(mode === 'compiled')]);
         try {
           const target = { url: `${server.url}/v1/models/${server.model}:predict`, method: 'POST', headers: { 'content-type': 'application/json' }, body, connections: 16, timeout: 120 };
           // A fixed number of requests, not a fixed time: on a loaded machine one batch of 16 at 224 can take
