@@ -1,3 +1,4 @@
+import { scanPixelArrays } from './pixel-array-scanner';
 import { RequestError } from './request-error';
 
 export interface InstanceLimits {
@@ -84,8 +85,13 @@ export function parseInstance(instance: unknown, where: string, size: number): P
   throw new RequestError(400, `${where} is ${describe(instance)}; expected an [${size}, ${size}, 3] pixel array (RGB, 0..255) or {"b64": "<base64 image>"}.`);
 }
 
-/** A whole :predict body, from its bytes: JSON, its instances, each checked and turned into a typed array. */
+/**
+ * A whole :predict body, from its bytes: JSON, its instances, each checked and turned into a typed array.
+ * Pixel arrays in the plain form are scanned straight into typed arrays; anything else is parsed as JSON.
+ */
 export function parsePredictBody(bytes: Uint8Array, size: number, limits: InstanceLimits): ParsedBody {
+  const scanned = scanPixelArrays(bytes, size, limits.maxInstances);
+  if (scanned) return scanned;
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === '') throw new RequestError(400, 'The JSON body is empty. Expected {"instances": [...]}.');
   let body: unknown;
