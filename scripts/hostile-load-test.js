@@ -46,6 +46,16 @@ function percentile(values, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 }
 
+/**
+ * The server's own event-loop delay (prom-client's monitorEventLoopDelay, reset at every scrape) since
+ * the previous scrape, in ms: tells a stall of the server's main thread from delays in this process.
+ */
+async function eventLoopDelayMs(url) {
+  const text = await (await fetch(`${url}/metrics`)).text();
+  const read = (name) => Number(text.match(new RegExp(`^finetune_serve_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm'))?.[1]) * 1000;
+  return { p50: read('p50'), p99: read('p99'), max: read('max') };
+}
+
 async function post(url, body, contentType) {
   const started = performance.now();
   try {
@@ -120,6 +130,7 @@ async function main() {
       atRest.push(performance.now() - started);
       await sleep(50);
     }
+    await eventLoopDelayMs(server.url); // resets the server's histogram: the next scrape covers the load only
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
     deadline = Date.now() + maxSeconds * 1000;
 
@@ -176,6 +187,7 @@ async function main() {
     loading = false;
     await prober;
     const seconds = (Date.now() - started) / 1000;
+    const serverEventLoopDelayMs = await eventLoopDelayMs(server.url);
     const peakRss = rssMiB(server.child.pid, 'VmHWM');
     const healthMs = health.map((h) => h.ms);
     const report = {
@@ -200,6 +212,7 @@ async function main() {
         ms: { p50: percentile(healthMs, 50), p99: percentile(healthMs, 99), max: Math.max(...healthMs) },
         over100ms: healthMs.filter((ms) => ms > 100).length,
       },
+      serverEventLoopDelayMs,
       rssMiB: { atRest: baselineRss, maxSampled: Math.max(...rss), peak: peakRss, afterLoad: rssMiB(server.child.pid, 'VmRSS') },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
