@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import fs from 'node:fs';
+import os from 'node:os';
 import sharp from 'sharp';
 import type { ExportMetadata } from '../../src/export/export-metadata';
 import type { DecodeOptions } from '../../src/preprocess/image-decoder';
@@ -77,5 +79,19 @@ describe('admission control', () => {
     assert.ok(most > 2, `small images decoded ${most} at a time`);
     const over = await sharp({ create: { width: 2100, height: 2000, channels: 3, background: { r: 0, g: 0, b: 0 } } }).png().toBuffer();
     await assert.rejects(decoder.pixels(over, 'big', served), (error: unknown) => error instanceof RequestError && error.statusCode === 413);
+  });
+});
+
+describe('LimitedDecoder priority', () => {
+  it('lowers the priority of the libvips threads that large decodes run on, below the thread answering HTTP', async () => {
+    const decoder = new LimitedDecoder(new SharpImageDecoder(), 4_000_000, 2);
+    const large = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: { r: 10, g: 200, b: 10 } } }).png().toBuffer();
+    const served = { size: 8, model: { metadata } } as unknown as ServedVersion;
+    await decoder.pixels(large, 'image', served);
+    const tasks = fs.readdirSync('/proc/self/task').map(Number);
+    const libvips = tasks.filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'libvips worker');
+    assert.ok(libvips.length > 0, 'no libvips worker threads');
+    const own = os.getPriority(process.pid);
+    for (const tid of libvips) assert.equal(os.getPriority(tid), Math.min(19, own + 10), `libvips thread ${tid}`);
   });
 });
