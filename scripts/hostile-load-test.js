@@ -7,7 +7,7 @@
  *   - huge clients send 14 MB JSON bodies (one 1100x1100 pixel array: parsed, then refused for its shape),
  *     64-image requests, 16-bit interlaced PNGs of 36 MP (over serve.maxInputPixels) and of 16 MP (at it),
  *   - malformed clients send broken JSON, wrong shapes, undecodable b64, wrong content types, broken HTTP,
- *   - a prober GETs /healthz every 50 ms, and the server's RSS is read from /proc every 100 ms.
+ *   - a prober (in a worker thread of its own) GETs /healthz every 50 ms and reads the server's RSS from /proc.
  * Every good answer must equal the answer the idle server gave for the same request. Bounded: a fixed
  * number of requests per client, and the whole run is abandoned after --max-seconds (180).
  * Prints ONE JSON document on stdout (progress on stderr). Linux only (/proc). Takes 1-2 minutes.
@@ -20,6 +20,7 @@ const fs = require('node:fs');
 const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
+const { Worker } = require('node:worker_threads');
 const sharp = require('sharp');
 const { samples, trainTinyExport, startServer } = require('./serve-child');
 
@@ -78,6 +79,42 @@ function heavyPng(side) {
     .toBuffer();
 }
 
+/**
+ * Probes /healthz every 50 ms and reads the server's RSS, in a worker thread of its own: this process's
+ * event loop is busy driving the load (encoding 14 MB bodies, comparing answers), which would delay
+ * the probes' own timing. stop() answers {health: [{ms, status}], rss: [MiB]}.
+ */
+function startProber(url, pid) {
+  const code = `
+    const { parentPort, workerData } = require('node:worker_threads');
+    const fs = require('node:fs');
+    const rssMiB = ${rssMiB.toString()};
+    let probing = true;
+    parentPort.on('message', () => (probing = false));
+    (async () => {
+      const health = [];
+      const rss = [];
+      while (probing) {
+        const started = performance.now();
+        const status = await fetch(workerData.url + '/healthz').then((r) => r.status, () => 0);
+        health.push({ ms: performance.now() - started, status });
+        rss.push(rssMiB(workerData.pid, 'VmRSS'));
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      parentPort.postMessage({ health, rss });
+    })();`;
+  const worker = new Worker(code, { eval: true, workerData: { url, pid } });
+  const done = new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  return {
+    stop: async () => {
+      worker.postMessage('stop');
+      const result = await done;
+      await worker.terminate();
+      return result;
+    },
+  };
+}
+
 function brokenHttp(port) {
   return new Promise((resolve) => {
     const socket = net.connect(port, '127.0.0.1', () => socket.write('POST /v1/models/hostile:predict HTTP/1.1\r\nContent-Length: zz\r\n\r\n'));
@@ -134,18 +171,7 @@ async function main() {
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
     deadline = Date.now() + maxSeconds * 1000;
 
-    const health = [];
-    const rss = [];
-    let loading = true;
-    const prober = (async () => {
-      while (loading) {
-        const started = performance.now();
-        const answer = await fetch(`${server.url}/healthz`).then((r) => r.status, () => 0);
-        health.push({ ms: performance.now() - started, status: answer });
-        rss.push(rssMiB(server.child.pid, 'VmRSS'));
-        await sleep(50);
-      }
-    })();
+    const prober = startProber(server.url, server.child.pid);
 
     const good = { sent: 0, ok: 0, lost: [], retries: 0, latencyMs: [] };
     const goodClient = async (client) => {
@@ -184,8 +210,7 @@ async function main() {
       malformedClient(),
       malformedClient(),
     ]);
-    loading = false;
-    await prober;
+    const { health, rss } = await prober.stop();
     const seconds = (Date.now() - started) / 1000;
     const serverEventLoopDelayMs = await eventLoopDelayMs(server.url);
     const peakRss = rssMiB(server.child.pid, 'VmHWM');
