@@ -55,6 +55,7 @@ export async function trainBySelection(args: {
       settings: { initializer: config.train.initializer, initStddev: config.train.initStddev, seed: config.train.seed },
       fitOptions,
       maxEpochs,
+      patience: config.train.patience,
       onStep: (message) => logger.info(`  ${message}`),
     });
     for (const c of selection.candidates) {
