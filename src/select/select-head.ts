@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FitOptions, FitResult } from '../train/fit';
 import { crossValidateHead, trainFinalHead, type HeadCandidate, type HeadSettings, type ScoredCandidate } from './cross-validate-head';
-import { crossValidateLogistic, defaultStrengths, type CrossValidatedLogistic } from './cross-validated-logistic';
+import { defaultStrengths, type CrossValidatedLogistic } from './cross-validated-logistic';
+import { crossValidateLogisticAside } from './logistic-aside';
 import type { CvEstimate } from './cv-estimate';
 import type { FeatureMatrix } from './logistic-regression';
 import { logisticHead } from './logistic-head';
@@ -81,7 +82,8 @@ export async function selectHead(args: {
   const folds = foldOf.reduce((max, f) => Math.max(max, f + 1), 0);
   args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
   const matrix: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
-  const baseline = crossValidateLogistic(matrix, labels, numClasses, foldOf, args.strengths ?? defaultStrengths);
+  // The baseline is plain arithmetic in a worker thread; the heads train here (tfjs) meanwhile.
+  const aside = crossValidateLogisticAside({ features: matrix, labels, numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
   const heads = await crossValidateHead({
     x: args.x,
     labels,
@@ -93,7 +95,11 @@ export async function selectHead(args: {
     maxEpochs: args.maxEpochs,
     patience: args.patience,
     onCandidate: (candidate, count) => args.onStep?.(`head ${candidate.name}: ${count} folds side by side, up to ${args.maxEpochs} epochs`),
+  }).catch(async (error: unknown) => {
+    await aside.stop();
+    throw error;
   });
+  const baseline = await aside.result;
   const candidates = [...heads.scored.map(headSummary), baselineSummary(baseline)];
   const best = heads.best;
   const standardError = pairedStandardError(best.estimate.probabilities, baseline.estimate.probabilities, labels, numClasses);
