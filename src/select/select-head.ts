@@ -75,6 +75,8 @@ export async function selectHead(args: {
   /** Epochs without a lower pooled out-of-fold loss before a candidate's folds stop. */
   patience: number;
   strengths?: number[];
+  /** The baseline already cross-validated on these features and folds (the depth selection's). */
+  baseline?: CrossValidatedLogistic;
   onStep?: (message: string) => void;
 }): Promise<HeadSelection> {
   const { labels, numClasses } = args;
@@ -83,7 +85,9 @@ export async function selectHead(args: {
   args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
   const matrix: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
   // The baseline is plain arithmetic in a worker thread; the heads train here (tfjs) meanwhile.
-  const aside = crossValidateLogisticAside({ features: matrix, labels, numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
+  const aside = args.baseline
+    ? { result: Promise.resolve(args.baseline), stop: async () => {} }
+    : crossValidateLogisticAside({ features: matrix, labels, numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
   const heads = await crossValidateHead({
     x: args.x,
     labels,
