@@ -75,6 +75,9 @@ describe('train on small data: cross-validation between two close depths', () =>
     const metadata = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'metadata.json'), 'utf8'));
     assert.equal(metadata.plan.cutLayer, depth.chosen);
     assert.deepEqual(metadata.plan.depth, JSON.parse(JSON.stringify(depth)));
+    const report = fs.readFileSync(run.reportPath!, 'utf8');
+    assert.match(report, /Depths \(logistic regression, cross-validated on 30 images\)/);
+    assert.ok(report.includes(`${depth.chosen} (chosen)`));
     // The baseline select reports is the chosen depth's (reused, not refitted on the other depth's features).
     assert.equal(run.plan.selection!.candidates.at(-1)!.accuracy, better.accuracy);
   });
