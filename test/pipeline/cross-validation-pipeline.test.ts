@@ -75,6 +75,7 @@ describe('train on small data: cross-validation between two close depths', () =>
     const metadata = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'metadata.json'), 'utf8'));
     assert.equal(metadata.plan.cutLayer, depth.chosen);
     assert.deepEqual(metadata.plan.depth, JSON.parse(JSON.stringify(depth)));
+    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${other.layer} scored close to ${planned.layer}`)));
     const report = fs.readFileSync(run.reportPath!, 'utf8');
     assert.match(report, /Depths \(logistic regression, cross-validated on 30 images\)/);
     assert.ok(report.includes(`${depth.chosen} (chosen)`));
