@@ -15,6 +15,7 @@ import {
 } from './kernels/geometry';
 import { runOnCpuReference } from './kernels/host-reference';
 import { registerBatchNormGradient } from './batch-norm-gradient';
+import { registerTransposedMatMul, restoreStockMatMul } from './kernels/transposed-matmul';
 
 /**
  * Gradient kernels for convolutions, for the backends that have none or a slow one.
@@ -280,6 +281,7 @@ export function registerTrainingKernels(backendName: TrainingBackend): void {
   if (backendName === 'wasm') {
     // Its stock kernels must be registered before ours, or importing it later would overwrite ours.
     require('@tensorflow/tfjs-backend-wasm');
+    registerTransposedMatMul();
   }
   captureOriginals('cpu');
   captureOriginals(backendName);
@@ -298,6 +300,7 @@ export function restoreStockKernels(backendName: TrainingBackend): void {
     const original = referenceKernel(name, backendName);
     if (original != null) tf.registerKernel(original);
   }
+  if (backendName === 'wasm') restoreStockMatMul();
   registered.delete(backendName);
 }
 

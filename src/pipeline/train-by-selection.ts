@@ -2,7 +2,10 @@ import * as tf from '@tensorflow/tfjs';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Plan } from '../policy/plan';
+import type { CrossValidatedLogistic } from '../select/cross-validated-logistic';
+import type { FeatureMatrix } from '../select/logistic-regression';
 import { headCandidates, selectHead, type HeadSelection } from '../select/select-head';
+import { stratifiedFolds } from '../select/stratified-folds';
 import { evaluateNetwork, type EpochLog, type LabelledData } from '../train/fit';
 import { predictInBatches } from '../train/predict-in-batches';
 import { headFitOptions, type TrainedClassifier, type TrainingPhase } from './train-classifier';
@@ -25,6 +28,26 @@ export function selectionPlanned(config: FinetuneConfig, labelledImages: number)
   );
 }
 
+/** The folds every cross-validation of a run uses (depths, baseline, heads): stratified, fixed by train.seed. */
+export function selectionFolds(config: FinetuneConfig, labels: number[], numClasses: number): number[] {
+  return stratifiedFolds(labels, numClasses, config.train.folds, config.train.seed);
+}
+
+/** Every labelled training image's features (train, then val) as one matrix, in the order selection reads them. */
+export function selectionMatrix(features: { train: LabelledData; val?: LabelledData }): { features: FeatureMatrix; labels: number[] } {
+  const parts = [features.train, ...(features.val ? [features.val] : [])];
+  const cols = features.train.x.shape.slice(1).reduce((a, b) => a * b, 1);
+  const rows = parts.reduce((sum, part) => sum + part.labels.length, 0);
+  const data = new Float64Array(rows * cols);
+  let offset = 0;
+  for (const part of parts) {
+    const values = part.x.dataSync();
+    data.set(values, offset);
+    offset += values.length;
+  }
+  return { features: { data, rows, cols }, labels: parts.flatMap((part) => part.labels) };
+}
+
 /** Cross-validated selection of the head (or the logistic-regression baseline), then the winner on all images. */
 export async function trainBySelection(args: {
   config: FinetuneConfig;
@@ -33,6 +56,8 @@ export async function trainBySelection(args: {
   train: LabelledData;
   val?: LabelledData;
   numClasses: number;
+  /** The logistic regression already cross-validated on these features and folds (by select-depth). */
+  baseline?: CrossValidatedLogistic;
   signal?: AbortSignal;
   /** Called after every epoch of the winning head's final training on all images. */
   onEpoch?: (log: EpochLog) => void;
@@ -55,6 +80,8 @@ export async function trainBySelection(args: {
       settings: { initializer: config.train.initializer, initStddev: config.train.initStddev, seed: config.train.seed },
       fitOptions,
       maxEpochs,
+      patience: config.train.patience,
+      baseline: args.baseline,
       onStep: (message) => logger.info(`  ${message}`),
     });
     for (const c of selection.candidates) {

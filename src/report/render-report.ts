@@ -180,9 +180,22 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     card('trainable layers', String(plan.trainableLayers.length)),
   ].join('')}</div>
 <ul class="reasons">${plan.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
+${depthTable(plan)}
 ${selectionTable(plan)}
 <div class="charts">${scores}</div>
 </section>`;
+}
+
+/** The depths cross-validation compared (the logistic regression on each), and the one the head reads. */
+function depthTable(plan: NonNullable<ReportData['plan']>): string {
+  const depth = plan.depth;
+  if (!depth) return '';
+  const rows = depth.candidates
+    .map((c) => `<tr><td>${escapeHtml(c.layer)}${c.layer === depth.chosen ? ' (chosen)' : ''}</td><td>${c.accuracy.toFixed(3)} ± ${c.foldStd.toFixed(3)}</td></tr>`)
+    .join('');
+  return `<h3>Depths (logistic regression, cross-validated on ${depth.candidates[0]?.n ?? 0} images)</h3>
+<table><tr><th>depth</th><th>out-of-fold accuracy ± fold std</th></tr>${rows}</table>
+<p>${escapeHtml(depth.reason)}</p>`;
 }
 
 /** The candidates cross-validation tried, their out-of-fold accuracy, and the winner. */

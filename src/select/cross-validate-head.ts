@@ -3,7 +3,8 @@ import type { FitOptions } from '../train/fit';
 import { buildHead, type HeadInitializer } from '../train/head';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
-import { scoreProbabilities, type CvEstimate } from './cv-estimate';
+import type { CvEstimate } from './cv-estimate';
+import { PooledFoldCurve } from './pooled-fold-curve';
 import { foldCount, foldParts } from './stratified-folds';
 
 /** One head setting cross-validation tries. */
@@ -40,10 +41,11 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
 }
 
 /**
- * Every candidate trained on each fold's training part for `maxEpochs` (no early stopping, no
- * plateau reduction: they would react to the held-out part), its held-out probabilities kept after
- * every epoch. A candidate's epochs are where its pooled out-of-fold loss is lowest (ties: the
- * earlier); the best candidate has the best accuracy there (ties: the lower loss).
+ * Every candidate trained on each fold's training part, the folds side by side, with no early
+ * stopping or plateau reduction of their own (they would react to the held-out part): the pooled
+ * out-of-fold curve (PooledFoldCurve) stops them together once its loss has not improved for
+ * `patience` epochs. A candidate's epochs are where that loss is lowest (ties: the earlier); the best
+ * candidate has the best accuracy there (ties: the lower loss).
  */
 export async function crossValidateHead(args: {
   x: tf.Tensor2D;
@@ -55,41 +57,34 @@ export async function crossValidateHead(args: {
   /** The training loop's options (schedule over maxEpochs, batch size, optimizer, seed...). */
   fitOptions: FitOptions;
   maxEpochs: number;
-  onFold?: (candidate: HeadCandidate, fold: number, folds: number) => void;
+  /** Epochs without a lower pooled out-of-fold loss before the folds stop. */
+  patience: number;
+  onCandidate?: (candidate: HeadCandidate, folds: number) => void;
 }): Promise<HeadCrossValidation> {
-  const { labels, numClasses: K, foldOf, maxEpochs } = args;
-  const n = labels.length;
+  const { labels, numClasses: K, foldOf } = args;
+  const parts = Array.from({ length: foldCount(foldOf) }, (_, fold) => foldParts(foldOf, fold)).filter((part) => part.heldOut.length > 0);
   const scored: ScoredCandidate[] = [];
   for (const candidate of args.candidates) {
-    const byEpoch = Array.from({ length: maxEpochs }, () => new Float64Array(n * K));
-    for (let fold = 0; fold < foldCount(foldOf); fold++) {
-      args.onFold?.(candidate, fold, foldCount(foldOf));
-      const { train, heldOut } = foldParts(foldOf, fold);
-      if (heldOut.length === 0) continue;
-      await trainOnFold(args, candidate, train, heldOut, (epoch, probabilities) => {
-        heldOut.forEach((row, r) => byEpoch[epoch].set(probabilities.subarray(r * K, (r + 1) * K), row * K));
-      });
-    }
-    const estimates = byEpoch.map((probabilities) => scoreProbabilities(probabilities, labels, K, foldOf));
-    // The epoch of the lowest out-of-fold loss: a smooth curve, where the peak of the noisy accuracy
-    // curve would flatter the head (the maximum of many noisy estimates is biased upwards).
-    let best = 0;
-    estimates.forEach((estimate, epoch) => {
-      if (estimate.logLoss < estimates[best].logLoss) best = epoch;
-    });
-    scored.push({ candidate, epochs: best + 1, estimate: estimates[best], curve: estimates.map((e) => e.accuracy) });
+    args.onCandidate?.(candidate, parts.length);
+    const curve = new PooledFoldCurve(labels, K, foldOf, parts.length, args.patience);
+    await Promise.all(
+      parts.map(async ({ train, heldOut }) => {
+        try {
+          await trainOnFold(args, candidate, train, heldOut, curve);
+        } catch (error) {
+          curve.abandon();
+          throw error;
+        }
+      }),
+    );
+    const best = curve.bestEpoch;
+    scored.push({ candidate, epochs: best + 1, estimate: curve.estimates[best], curve: curve.estimates.map((e) => e.accuracy) });
   }
   const best = scored.reduce((a, b) => (betterEstimate(b.estimate, a.estimate) ? b : a));
   return { scored, best };
 }
 
-async function trainOnFold(
-  args: Parameters<typeof crossValidateHead>[0],
-  candidate: HeadCandidate,
-  train: number[],
-  heldOut: number[],
-  onEpoch: (epoch: number, probabilities: Float32Array) => void,
-): Promise<void> {
+async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candidate: HeadCandidate, train: number[], heldOut: number[], curve: PooledFoldCurve): Promise<void> {
   const { numClasses, maxEpochs } = args;
   const [trainX, heldOutX] = tf.tidy(() => {
     const rawTrain = tf.gather(args.x, tf.tensor1d(train, 'int32'));
@@ -97,15 +92,20 @@ async function trainOnFold(
     return [standardize(rawTrain, stats), standardize(tf.gather(args.x, tf.tensor1d(heldOut, 'int32')), stats)];
   });
   const head = buildHead({ numFeatures: args.x.shape[1], numClasses, dropout: candidate.dropout, hiddenUnits: candidate.hiddenUnits, ...args.settings });
+  const predict = () => {
+    const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
+    try {
+      return probabilities.dataSync() as Float32Array;
+    } finally {
+      probabilities.dispose();
+    }
+  };
   try {
     await trainHead(head, { x: trainX, labels: train.map((i) => args.labels[i]) }, undefined, numClasses, {
       ...args.fitOptions,
       ...untunedOptions(candidate, maxEpochs),
-      onEpoch: (log) => {
-        const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
-        onEpoch(log.epoch, probabilities.dataSync() as Float32Array);
-        probabilities.dispose();
-      },
+      onEpoch: undefined,
+      callbacks: [curve.callbackFor(heldOut, predict)],
     });
   } finally {
     head.dispose();

@@ -1,5 +1,6 @@
-import { fitLogisticPath, logisticProbabilities, rowsOf, standardizationOf, standardized, type FeatureMatrix, type LogisticModel, type Standardization } from './logistic-regression';
+import { fitLogisticPath, fitLogisticPathIn, logisticProbabilities, rowsOf, standardizationOf, standardized, type FeatureMatrix, type LogisticModel, type Standardization } from './logistic-regression';
 import { foldCount, foldParts } from './stratified-folds';
+import { spanBasis } from './span-basis';
 import { scoreProbabilities, type CvEstimate } from './cv-estimate';
 
 /** Strengths of (strength / 2) |W|^2 next to the mean cross-entropy on standardized features: a log grid wide enough for any data. */
@@ -36,8 +37,9 @@ export function crossValidateLogistic(
     if (heldOut.length === 0) continue;
     const trainRows = rowsOf(features, train);
     const stats = standardizationOf(trainRows);
-    const models = fitLogisticPath(standardized(trainRows, stats), train.map((i) => labels[i]), K, strengths);
-    const heldOutRows = standardized(rowsOf(features, heldOut), stats);
+    const basis = spanBasis(standardized(trainRows, stats));
+    const models = fitLogisticPathIn(basis, train.map((i) => labels[i]), K, strengths);
+    const heldOutRows = basis.project(standardized(rowsOf(features, heldOut), stats));
     models.forEach((model, s) => {
       const probabilities = logisticProbabilities(model, heldOutRows);
       heldOut.forEach((row, r) => outOfFold[s].set(probabilities.subarray(r * K, (r + 1) * K), row * K));

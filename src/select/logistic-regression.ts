@@ -4,11 +4,10 @@
  * deterministic, independent of the tfjs backend.
  *
  * When there are more features than samples, the fit runs in an orthonormal basis of the samples'
- * span (W = Q B, so |W| = |B| and the problem is the same) found by a Cholesky factorization of
- * their Gram matrix: each step then costs O(n^2 K) instead of O(n d K).
+ * span (span-basis.ts): each step then costs O(n^2 K) instead of O(n d K).
  */
-import { gramOfRows } from '../policy/logme';
 import { minimizeLbfgs } from './lbfgs';
+import { dot, spanBasis, type SpanBasis } from './span-basis';
 
 /** Row-major samples x features. */
 export interface FeatureMatrix {
@@ -82,107 +81,71 @@ export function logisticProbabilities(model: LogisticModel, x: FeatureMatrix): F
 
 /**
  * The model at every strength, strongest first, each starting from the previous solution.
- * `x` must be standardized. Returned in the order of `strengths`.
+ * `x` must be standardized. Returned in the order of `strengths`, weights on the features.
  */
 export function fitLogisticPath(x: FeatureMatrix, labels: ArrayLike<number>, numClasses: number, strengths: number[], options: LogisticFitOptions = {}): LogisticModel[] {
   const basis = spanBasis(x);
+  return fitLogisticPathIn(basis, labels, numClasses, strengths, options).map((model) => ({
+    ...model,
+    weights: basis.toFeatureWeights(model.weights, numClasses),
+  }));
+}
+
+/** The same path fitted on the basis' coordinates: weights on the coordinates (r x K). */
+export function fitLogisticPathIn(basis: SpanBasis, labels: ArrayLike<number>, numClasses: number, strengths: number[], options: LogisticFitOptions = {}): LogisticModel[] {
   const K = numClasses;
-  const n = x.rows;
-  const r = basis.z.cols;
-  const z = basis.z.data;
-  const targets = new Int32Array(n);
-  for (let i = 0; i < n; i++) targets[i] = labels[i];
-  const logits = new Float64Array(n * K);
+  const r = basis.coordinates.cols;
   const order = strengths.map((s, i) => ({ s, i })).sort((a, b) => b.s - a.s);
   const models = new Array<LogisticModel>(strengths.length);
+  const objective = logisticObjective(basis, labels, K);
+  // theta: class-major weights (K x r), then the K biases.
   let theta: Float64Array = new Float64Array(r * K + K);
   for (const { s: strength, i } of order) {
-    const objective = (t: Float64Array, gradient: Float64Array) => {
-      multiplyInto(z, n, r, t, K, logits);
-      gradient.fill(0);
-      let loss = 0;
-      for (let row = 0; row < n; row++) {
-        const o = row * K;
-        loss -= softmaxRow(logits, o, K, t, r * K, targets[row]);
-        logits[o + targets[row]] -= 1; // now the residual: probabilities - one-hot
-        for (let k = 0; k < K; k++) gradient[r * K + k] += logits[o + k] / n;
-        for (let c = 0; c < r; c++) {
-          const v = z[row * r + c] / n;
-          if (v === 0) continue;
-          const g = c * K;
-          for (let k = 0; k < K; k++) gradient[g + k] += v * logits[o + k];
-        }
-      }
-      let penalty = 0;
-      for (let j = 0; j < r * K; j++) {
-        penalty += t[j] * t[j];
-        gradient[j] += strength * t[j];
-      }
-      return loss / n + (strength / 2) * penalty;
-    };
-    const result = minimizeLbfgs(objective, theta, options);
+    const result = minimizeLbfgs((t, gradient) => objective(t, gradient, strength), theta, options);
     theta = result.x;
-    models[i] = {
-      strength,
-      weights: basis.toFeatureWeights(theta.subarray(0, r * K), K),
-      bias: Float64Array.from(theta.subarray(r * K)),
-      numClasses: K,
-      converged: result.converged,
-      iterations: result.iterations,
-    };
+    const weights = new Float64Array(r * K);
+    for (let k = 0; k < K; k++) for (let c = 0; c < r; c++) weights[c * K + k] = theta[k * r + c];
+    models[i] = { strength, weights, bias: Float64Array.from(theta.subarray(r * K)), numClasses: K, converged: result.converged, iterations: result.iterations };
   }
   return models;
 }
 
 /**
- * Coordinates of the samples in a basis of the space the weights live in, and the map back to
- * feature weights. With at least as many samples as features that is the identity; otherwise an
- * orthonormal basis Q of the samples' span: z = x Q is the lower-triangular Cholesky factor of the
- * Gram matrix x x^T (samples in the span of earlier ones are dropped), and W = Q B = x_kept^T L_kept^-T B.
+ * Mean cross-entropy + (strength / 2) |W|^2 and its gradient, for class-major weights. Both
+ * products are dot products over contiguous rows (of z, and of z^T), skipping the zeros of a
+ * triangular basis.
  */
-function spanBasis(x: FeatureMatrix): { z: FeatureMatrix; toFeatureWeights: (b: Float64Array, K: number) => Float64Array } {
-  const { rows: n, cols: d } = x;
-  if (d <= n) return { z: x, toFeatureWeights: (b) => Float64Array.from(b) };
-  const gram = gramOfRows(x.data, n, d);
-  const l = new Float64Array(n * n); // l[i * n + j], only kept columns j are filled
-  const kept: number[] = [];
-  for (let j = 0; j < n; j++) {
-    let pivot = gram[j * n + j];
-    for (const k of kept) pivot -= l[j * n + k] * l[j * n + k];
-    if (!(pivot > 1e-9 * Math.max(gram[j * n + j], 1e-300))) continue; // in the span of the kept samples
-    const diagonal = Math.sqrt(pivot);
-    l[j * n + j] = diagonal;
-    for (let i = j + 1; i < n; i++) {
-      let s = gram[i * n + j];
-      for (const k of kept) s -= l[i * n + k] * l[j * n + k];
-      l[i * n + j] = s / diagonal;
+function logisticObjective(basis: SpanBasis, labels: ArrayLike<number>, K: number) {
+  const { data: z, rows: n, cols: r } = basis.coordinates;
+  const { leading } = basis;
+  const zT = new Float64Array(r * n);
+  for (let i = 0; i < n; i++) for (let c = 0; c < leading[i]; c++) zT[c * n + i] = z[i * r + c];
+  const firstRow = new Int32Array(r).fill(n);
+  for (let i = n - 1; i >= 0; i--) for (let c = 0; c < leading[i]; c++) firstRow[c] = i;
+  const residual = new Float64Array(K * n); // class-major logits, then probabilities - one-hot
+  const row = new Float64Array(K);
+  return (t: Float64Array, gradient: Float64Array, strength: number): number => {
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < K; k++) row[k] = dot(z, i * r, t, k * r, leading[i]);
+      loss -= softmaxRow(row, 0, K, t, r * K, labels[i]);
+      row[labels[i]] -= 1;
+      for (let k = 0; k < K; k++) residual[k * n + i] = row[k];
     }
-    kept.push(j);
-  }
-  const r = kept.length;
-  const z = new Float64Array(n * r);
-  for (let i = 0; i < n; i++) kept.forEach((j, c) => (z[i * r + c] = l[i * n + j]));
-  const toFeatureWeights = (b: Float64Array, K: number) => {
-    // A = L_kept^-T B by back substitution (L_kept: the kept rows and columns, lower triangular).
-    const a = new Float64Array(r * K);
-    for (let c = r - 1; c >= 0; c--) {
-      const row = kept[c];
-      for (let k = 0; k < K; k++) {
-        let s = b[c * K + k];
-        for (let e = c + 1; e < r; e++) s -= l[kept[e] * n + row] * a[e * K + k];
-        a[c * K + k] = s / l[row * n + row];
+    let penalty = 0;
+    for (let k = 0; k < K; k++) {
+      let biasGradient = 0;
+      for (let i = 0; i < n; i++) biasGradient += residual[k * n + i];
+      gradient[r * K + k] = biasGradient / n;
+      for (let c = 0; c < r; c++) {
+        const j = k * r + c;
+        const from = firstRow[c];
+        gradient[j] = dot(residual, k * n + from, zT, c * n + from, n - from) / n + strength * t[j];
+        penalty += t[j] * t[j];
       }
     }
-    const w = new Float64Array(d * K);
-    kept.forEach((row, c) => {
-      for (let j = 0; j < d; j++) {
-        const v = x.data[row * d + j];
-        for (let k = 0; k < K; k++) w[j * K + k] += v * a[c * K + k];
-      }
-    });
-    return w;
+    return loss / n + (strength / 2) * penalty;
   };
-  return { z: { data: z, rows: n, cols: r }, toFeatureWeights };
 }
 
 /** out (rows x K) = m (rows x inner) times t (inner x K), both row-major. */

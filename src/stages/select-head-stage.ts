@@ -12,10 +12,11 @@ import { selectionSummary } from '../select/selection-summary';
 import type { ExtractOutput } from './extract-stage';
 import type { PlanOutput } from './plan-stage';
 import type { RunFolderOutput } from './run-folder-stage';
+import type { SelectDepthOutput } from './select-depth-stage';
 import type { ScanOutput } from './scan-stage';
 import { labelledImages } from './selection-plan-stage';
 
-export type SelectHeadInput = Pick<ScanOutput, 'dataset'> & Pick<PlanOutput, 'plan'> & Pick<ExtractOutput, 'features'> & Pick<RunFolderOutput, 'run'>;
+export type SelectHeadInput = Pick<ScanOutput, 'dataset'> & Pick<PlanOutput, 'plan'> & Pick<ExtractOutput, 'features'> & Pick<RunFolderOutput, 'run'> & Partial<Pick<SelectDepthOutput, 'baseline'>>;
 
 /** Present only when cross-validation chose the head (the fit stage is then skipped). */
 export interface SelectHeadOutput {
@@ -42,7 +43,7 @@ export class SelectHeadStage implements Stage<SelectHeadInput, SelectHeadOutput>
 
   readonly applies = ({ dataset, plan }: SelectHeadInput) => crossValidates(this.config, plan, labelledImages(dataset));
 
-  readonly run = async ({ dataset, plan, features, run }: SelectHeadInput, services: StageServices): Promise<SelectHeadOutput> => {
+  readonly run = async ({ dataset, plan, features, run, baseline }: SelectHeadInput, services: StageServices): Promise<SelectHeadOutput> => {
     if (services.signal?.aborted) throw new TrainingInterrupted('Interrupted before training started.');
     this.logger.info(`small data: ${this.config.train.folds}-fold cross-validation on all ${labelledImages(dataset)} labelled training images chooses the head`);
     const { trained, selection } = await trainBySelection({
@@ -51,6 +52,7 @@ export class SelectHeadStage implements Stage<SelectHeadInput, SelectHeadOutput>
       train: features.train,
       val: features.val,
       numClasses: dataset.labels.length,
+      baseline,
       signal: services.signal,
       onEpoch: (log) => appendEpochRecord(run, { phase: 'head', ...log }),
     });

@@ -2,6 +2,7 @@ import { inject, injectable } from 'inversify';
 import { FinetuneConfig } from '../config/schema';
 import { crossValidates, selectionPlanned } from '../pipeline/train-by-selection';
 import type { Stage } from '../pipeline/stage';
+import { alternativeDepth } from '../select/alternative-depth';
 import type { PlanOutput } from './plan-stage';
 import type { ScanOutput } from './scan-stage';
 
@@ -16,9 +17,13 @@ export class SelectionPlanStage implements Stage<SelectionPlanInput, Pick<PlanOu
 
   readonly applies = ({ dataset, plan }: SelectionPlanInput) => crossValidates(this.config, plan, labelledImages(dataset));
 
-  readonly run = async ({ dataset, plan }: SelectionPlanInput) => ({
-    plan: { ...plan, reasons: [...plan.reasons, selectionPlanned(this.config, labelledImages(dataset))] },
-  });
+  readonly run = async ({ dataset, plan }: SelectionPlanInput) => {
+    const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
+    const depth = other
+      ? [`${other} scored close to ${plan.cutLayer}: the logistic regression is cross-validated on both depths, and the head reads the one that scores higher.`]
+      : [];
+    return { plan: { ...plan, reasons: [...plan.reasons, selectionPlanned(this.config, labelledImages(dataset)), ...depth] } };
+  };
 }
 
 /** The images cross-validation pools: the training split and the validation split it replaces. */

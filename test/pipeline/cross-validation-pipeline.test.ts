@@ -29,7 +29,7 @@ describe('train on small data with cross-validation', () => {
 
   it('lists the candidates tried, the winner and why, in the plan of train --json and the export', () => {
     const selection = result.plan.selection!;
-    assert.deepEqual(selection.candidates.map((c) => c.kind), ['head', 'head', 'baseline']);
+    assert.deepEqual(selection.candidates.map((c) => c.kind), ['head', 'baseline']); // one hidden head; the baseline is the linear model
     assert.ok(selection.candidates.some((c) => c.name === selection.chosen));
     assert.match(selection.reason, /cross-validation/);
     const metadata = JSON.parse(fs.readFileSync(path.join(result.exportDir, 'metadata.json'), 'utf8'));
@@ -55,5 +55,31 @@ describe('train on small data with cross-validation', () => {
     assert.match(model, /"class_name":"Dropout","config":\{"rate":0,[^}]*"name":"head_dropout"/);
     assert.doesNotMatch(model, /head_hidden/);
     assert.equal(run.metrics.val.accuracy, run.plan.selection!.candidates.at(-1)!.accuracy);
+  });
+});
+
+describe('train on small data: cross-validation between two close depths', () => {
+  it('extracts the runner-up depth, cross-validates the baseline on both, and exports the head on the one that scored higher', async () => {
+    const data = copySample({ classes: 3, perClass: 10 });
+    // A margin of 1 makes every runner-up "close", so the stage always runs here.
+    const config = testConfig({ folds: '3', epochs: '2', policy: 'auto', 'similarity-margin': '1', 'image-size': '96', 'probe-images': '30' });
+    const run = await testContainer(config).get(TrainPipeline).run(data);
+    const depth = run.plan.depth!;
+    assert.equal(depth.candidates.length, 2);
+    assert.ok(depth.candidates.every((c) => c.n === 30));
+    const [planned, other] = depth.candidates;
+    assert.notEqual(planned.layer, other.layer);
+    const better = other.accuracy > planned.accuracy || (other.accuracy === planned.accuracy && other.logLoss < planned.logLoss) ? other : planned;
+    assert.equal(depth.chosen, better.layer);
+    assert.equal(run.plan.cutLayer, depth.chosen);
+    const metadata = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'metadata.json'), 'utf8'));
+    assert.equal(metadata.plan.cutLayer, depth.chosen);
+    assert.deepEqual(metadata.plan.depth, JSON.parse(JSON.stringify(depth)));
+    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${other.layer} scored close to ${planned.layer}`)));
+    const report = fs.readFileSync(run.reportPath!, 'utf8');
+    assert.match(report, /Depths \(logistic regression, cross-validated on 30 images\)/);
+    assert.ok(report.includes(`${depth.chosen} (chosen)`));
+    // The baseline select reports is the chosen depth's (reused, not refitted on the other depth's features).
+    assert.equal(run.plan.selection!.candidates.at(-1)!.accuracy, better.accuracy);
   });
 });

@@ -1,0 +1,59 @@
+import * as tf from '@tensorflow/tfjs';
+import '@tensorflow/tfjs-backend-wasm';
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { registerTransposedMatMul, restoreStockMatMul, transposedMatMulRegistered } from '../../src/backend/kernels/transposed-matmul';
+
+/** Values of a shape, reproducible on either backend. */
+const values = (shape: number[], seed: number) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 7.1 + i * 1.3));
+
+async function on<T>(backend: 'wasm' | 'cpu', f: () => T): Promise<T> {
+  assert.ok(await tf.setBackend(backend));
+  return f();
+}
+
+describe('the wasm BatchMatMul that transposes a explicitly', () => {
+  before(async () => {
+    await tf.setBackend('wasm');
+    registerTransposedMatMul();
+  });
+  after(() => restoreStockMatMul());
+
+  it('is the kernel wasm runs', () => {
+    assert.ok(transposedMatMulRegistered());
+    assert.equal(tf.getKernel('BatchMatMul', 'wasm')?.kernelFunc.name, 'kernelFunc');
+  });
+
+  for (const [aShape, bShape, transposeB] of [
+    [[7, 5], [7, 3], false],
+    [[7, 5], [3, 7], true],
+    [[2, 6, 4], [2, 6, 5], false],
+  ] as [number[], number[], boolean][]) {
+    it(`matches cpu for a^T b with a ${aShape.join('x')}, b ${bShape.join('x')}${transposeB ? ' transposed' : ''}`, async () => {
+      const product = () => tf.tidy(() => tf.matMul(tf.tensor(values(aShape, 1), aShape), tf.tensor(values(bShape, 2), bShape), true, transposeB).arraySync());
+      const expected = await on('cpu', product);
+      const actual = await on('wasm', product);
+      assert.deepEqual(
+        (actual as number[][]).flat(2).map((v) => v.toFixed(4)),
+        (expected as number[][]).flat(2).map((v) => v.toFixed(4)),
+      );
+    });
+  }
+
+  it('gives a dense layer the same kernel gradient as cpu, without leaking tensors', async () => {
+    const gradient = () =>
+      tf.tidy(() => {
+        const x = tf.tensor2d(values([6, 4], 3), [6, 4]);
+        const w = tf.tensor2d(values([4, 3], 4), [4, 3]);
+        return tf.grad((kernel: tf.Tensor) => tf.sum(tf.square(tf.matMul(x, kernel))))(w).arraySync();
+      });
+    const expected = await on('cpu', gradient);
+    const before = (await on('wasm', () => tf.memory().numTensors)) as number;
+    const actual = await on('wasm', gradient);
+    assert.equal(tf.memory().numTensors, before);
+    assert.deepEqual(
+      (actual as number[][]).flat().map((v) => v.toFixed(3)),
+      (expected as number[][]).flat().map((v) => v.toFixed(3)),
+    );
+  });
+});

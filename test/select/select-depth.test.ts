@@ -1,0 +1,72 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { DepthScore, Similarity } from '../../src/policy/similarity';
+import { alternativeDepth } from '../../src/select/alternative-depth';
+import { selectDepth } from '../../src/select/select-depth';
+import { stratifiedFolds } from '../../src/select/stratified-folds';
+import { seededRandom } from '../../src/train/seeded-random';
+
+const similarity = (scores: [string, number][]): Similarity => ({
+  category: 'different',
+  scores: scores.map(([layer, score]): DepthScore => ({ layer, score })),
+  reason: '',
+});
+
+describe('alternativeDepth', () => {
+  const scores = similarity([
+    ['a', -0.3],
+    ['b', -0.1],
+    ['c', -0.12],
+    ['top', -0.13],
+  ]);
+
+  it('offers the best other depth when it scored within the margin of the range below the cut, or above it', () => {
+    assert.equal(alternativeDepth(scores, 'top', 0.1), 'b'); // b scored above the cut the plan chose
+    assert.equal(alternativeDepth(scores, 'b', 0.1), 'c'); // 0.02 below, range 0.2: within 10%
+  });
+
+  it('offers none when every other depth scored clearly lower, or nothing was measured', () => {
+    assert.equal(alternativeDepth(scores, 'b', 0.05), undefined);
+    assert.equal(alternativeDepth(similarity([]), 'top', 0.1), undefined);
+    assert.equal(alternativeDepth(scores, 'not-scored', 0.1), undefined);
+  });
+});
+
+/** Two classes; `informative` features separate them, the others are noise. */
+function features(n: number, cols: number, informative: boolean, seed: number) {
+  const random = seededRandom(seed);
+  const labels = Array.from({ length: n }, (_, i) => i % 2);
+  const data = new Float64Array(n * cols);
+  labels.forEach((label, i) => {
+    for (let j = 0; j < cols; j++) data[i * cols + j] = random() - 0.5 + (informative && j < 3 ? (label ? 0.6 : -0.6) : 0);
+  });
+  return { labels, matrix: { data, rows: n, cols } };
+}
+
+describe('selectDepth', () => {
+  it('keeps the depth whose features the cross-validated baseline reads better, on the same folds', async () => {
+    const noise = features(40, 12, false, 1);
+    const signal = features(40, 12, true, 2);
+    const foldOf = stratifiedFolds(noise.labels, 2, 4, 0);
+    const run = (first: typeof noise, second: typeof noise) =>
+      selectDepth({
+        candidates: [
+          { layer: 'first', features: first.matrix },
+          { layer: 'second', features: second.matrix },
+        ],
+        labels: noise.labels,
+        numClasses: 2,
+        foldOf,
+        strengths: [1, 0.1],
+      });
+    const switched = await run(noise, signal);
+    assert.equal(switched.selection.chosen, 'second');
+    assert.equal(switched.chosen, 1);
+    assert.ok(switched.selection.candidates[1].accuracy > 0.9 && switched.selection.candidates[0].accuracy < 0.8);
+    assert.match(switched.selection.reason, /reads second better/);
+    assert.equal(switched.baselines[1].estimate.accuracy, switched.selection.candidates[1].accuracy);
+    const kept = await run(signal, noise);
+    assert.equal(kept.selection.chosen, 'first');
+    assert.match(kept.selection.reason, /kept/);
+  });
+});
