@@ -1,3 +1,4 @@
+import { pixelArrayShapeError } from './pixel-array-shape';
 import { scanPixelArrays } from './pixel-array-scanner';
 import { RequestError } from './request-error';
 
@@ -87,11 +88,14 @@ export function parseInstance(instance: unknown, where: string, size: number): P
 
 /**
  * A whole :predict body, from its bytes: JSON, its instances, each checked and turned into a typed array.
- * Pixel arrays in the plain form are scanned straight into typed arrays; anything else is parsed as JSON.
+ * Pixel arrays in the plain form are scanned straight into typed arrays, and wrongly shaped number arrays
+ * refused without being built; anything else is parsed as JSON.
  */
 export function parsePredictBody(bytes: Uint8Array, size: number, limits: InstanceLimits): ParsedBody {
   const scanned = scanPixelArrays(bytes, size, limits.maxInstances);
   if (scanned) return scanned;
+  const shapeError = pixelArrayShapeError(bytes, size, limits.maxInstances);
+  if (shapeError) throw shapeError;
   const text = new TextDecoder().decode(bytes);
   if (text.trim() === '') throw new RequestError(400, 'The JSON body is empty. Expected {"instances": [...]}.');
   let body: unknown;
