@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { asTensor, detach } from './kernel-result';
 
 /**
  * wasm's BatchMatMul with transposeA is ~14x slower than an explicit transpose followed by a plain
@@ -20,17 +21,7 @@ function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.Tens
     [axes[a.rank - 2], axes[a.rank - 1]] = [axes[a.rank - 1], axes[a.rank - 2]];
     return tf.matMul(tf.transpose(a, axes), b, false, attrs.transposeB);
   });
-  // Hand the data over as a stock kernel does: one backend reference, no engine Tensor left.
-  const info: tf.TensorInfo = { dataId: result.dataId, shape: result.shape, dtype: result.dtype };
-  backend.incRef(result.dataId);
-  result.dispose();
-  tf.engine().removeDataId(result.dataId, backend);
-  return info;
-}
-
-function asTensor(info: tf.TensorInfo): tf.Tensor {
-  if (info instanceof tf.Tensor) return info;
-  return tf.engine().runKernel('Identity', { x: info as tf.Tensor }) as tf.Tensor;
+  return detach(result, backend);
 }
 
 /** Replaces wasm's BatchMatMul (idempotent); the stock kernel still computes every plain product. */
