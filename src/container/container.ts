@@ -29,7 +29,7 @@ import { PlanStage } from '../stages/plan-stage';
 import { ReportStage } from '../stages/report-stage';
 import { RunFolderStage } from '../stages/run-folder-stage';
 import { ScanStage } from '../stages/scan-stage';
-import { SelectDepthStage } from '../stages/select-depth-stage';
+import { SelectFeaturesStage } from '../stages/select-features-stage';
 import { SelectHeadStage } from '../stages/select-head-stage';
 import { SelectionPlanStage } from '../stages/selection-plan-stage';
 import { ImageDecoder } from '../preprocess/image-decoder';
@@ -53,7 +53,7 @@ const featuresModule = new ContainerModule((bind) => {
 
 /** Every stage of every job; the pipelines list them. */
 const stagesModule = new ContainerModule((bind) => {
-  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, FineTuneGateStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectDepthStage, SelectHeadStage, CrossValidatedGateStage]) {
+  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, FineTuneGateStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectFeaturesStage, SelectHeadStage, CrossValidatedGateStage]) {
     bind(stage).toSelf();
   }
 });

@@ -56,7 +56,7 @@ export async function trainBySelection(args: {
   train: LabelledData;
   val?: LabelledData;
   numClasses: number;
-  /** The logistic regression already cross-validated on these features and folds (by select-depth). */
+  /** The logistic regression already cross-validated on these features and folds (by select-features). */
   baseline?: CrossValidatedLogistic;
   signal?: AbortSignal;
   /** Called after every epoch of the winning head's final training on all images. */

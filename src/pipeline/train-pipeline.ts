@@ -14,7 +14,7 @@ import { PlanStage } from '../stages/plan-stage';
 import { ReportStage } from '../stages/report-stage';
 import { RunFolderStage, type RunFolderInput } from '../stages/run-folder-stage';
 import { ScanStage } from '../stages/scan-stage';
-import { SelectDepthStage } from '../stages/select-depth-stage';
+import { SelectFeaturesStage } from '../stages/select-features-stage';
 import { SelectHeadStage, unlessHeadSelected } from '../stages/select-head-stage';
 import { SelectionPlanStage } from '../stages/selection-plan-stage';
 import { runStages, StageList, totalTime, type JobStart } from './stage';
@@ -71,7 +71,7 @@ export class TrainStages {
     @inject(ExportStage) readonly exportFolder: ExportStage,
     @inject(ReportStage) readonly report: ReportStage,
     @inject(SelectionPlanStage) readonly selectionPlan: SelectionPlanStage,
-    @inject(SelectDepthStage) readonly selectDepth: SelectDepthStage,
+    @inject(SelectFeaturesStage) readonly selectFeatures: SelectFeaturesStage,
     @inject(SelectHeadStage) readonly selectHead: SelectHeadStage,
     @inject(CrossValidatedGateStage) readonly crossValidatedGate: CrossValidatedGateStage,
   ) {}
@@ -85,7 +85,7 @@ export class TrainStages {
       .then(this.plan)
       .then(this.selectionPlan)
       .then(this.extract)
-      .then(this.selectDepth)
+      .then(this.selectFeatures)
       .then(this.selectHead)
       .then(unlessHeadSelected(this.fit))
       .then(this.fineTuneGate)

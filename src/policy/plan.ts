@@ -4,7 +4,7 @@ import { ConfigError } from '../errors';
 import type { Pooling } from '../models/grid-pooling';
 import { blockNumbers, blockOf, boundaryBelowTopBlocks } from '../models/network-surgery';
 import { fineTuneGateRule, type FineTuneGate } from '../train/fine-tune-gate';
-import type { DepthSelection } from '../select/select-depth';
+import type { FeatureSelection } from '../select/select-features';
 import type { Similarity } from './similarity';
 import type { SelectionSummary } from '../select/selection-summary';
 
@@ -28,8 +28,8 @@ export interface Plan {
   reasons: string[];
   /** Small data, after training: the candidates cross-validation tried, the winner and why. */
   selection?: SelectionSummary;
-  /** Small data, when another depth scored close to the cut: the depths cross-validation compared and the one chosen. */
-  depth?: DepthSelection;
+  /** Small data: the depths and poolings cross-validation compared (the logistic regression on each), and the one chosen. */
+  featureSelection?: FeatureSelection;
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { TopLevelSpec } from 'vega-lite/build/index';
+import { readoutName } from '../select/select-features';
 import { classCountsChart, confusionChart, curvesChart, learningRateChart, perClassChart, transferabilityChart } from './charts';
 import type { FineTuneGate } from '../train/fine-tune-gate';
 import { escapeHtml } from './escape-html';
@@ -180,22 +181,25 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     card('trainable layers', String(plan.trainableLayers.length)),
   ].join('')}</div>
 <ul class="reasons">${plan.reasons.map((r) => `<li>${escapeHtml(r)}</li>`).join('')}</ul>
-${depthTable(plan)}
+${featureTable(plan)}
 ${selectionTable(plan)}
 <div class="charts">${scores}</div>
 </section>`;
 }
 
-/** The depths cross-validation compared (the logistic regression on each), and the one the head reads. */
-function depthTable(plan: NonNullable<ReportData['plan']>): string {
-  const depth = plan.depth;
-  if (!depth) return '';
-  const rows = depth.candidates
-    .map((c) => `<tr><td>${escapeHtml(c.layer)}${c.layer === depth.chosen ? ' (chosen)' : ''}</td><td>${c.accuracy.toFixed(3)} ± ${c.foldStd.toFixed(3)}</td></tr>`)
+/** The readouts (depth, pooling) cross-validation compared with the logistic regression, and the one the head reads. */
+function featureTable(plan: NonNullable<ReportData['plan']>): string {
+  const selection = plan.featureSelection;
+  if (!selection) return '';
+  const rows = selection.candidates
+    .map((c) => {
+      const chosen = c.layer === selection.chosen.layer && c.pooling === selection.chosen.pooling ? ' (chosen)' : '';
+      return `<tr><td>${escapeHtml(readoutName(c))}${chosen}</td><td>${c.accuracy.toFixed(3)} ± ${c.foldStd.toFixed(3)}</td></tr>`;
+    })
     .join('');
-  return `<h3>Depths (logistic regression, cross-validated on ${depth.candidates[0]?.n ?? 0} images)</h3>
-<table><tr><th>depth</th><th>out-of-fold accuracy ± fold std</th></tr>${rows}</table>
-<p>${escapeHtml(depth.reason)}</p>`;
+  return `<h3>Features (logistic regression, cross-validated on ${selection.candidates[0]?.n ?? 0} images)</h3>
+<table><tr><th>depth, pooling</th><th>out-of-fold accuracy ± fold std</th></tr>${rows}</table>
+<p>${escapeHtml(selection.reason)}</p>`;
 }
 
 /** The candidates cross-validation tried, their out-of-fold accuracy, and the winner. */

@@ -12,11 +12,11 @@ import { selectionSummary } from '../select/selection-summary';
 import type { ExtractOutput } from './extract-stage';
 import type { PlanOutput } from './plan-stage';
 import type { RunFolderOutput } from './run-folder-stage';
-import type { SelectDepthOutput } from './select-depth-stage';
+import type { SelectFeaturesOutput } from './select-features-stage';
 import type { ScanOutput } from './scan-stage';
 import { labelledImages } from './selection-plan-stage';
 
-export type SelectHeadInput = Pick<ScanOutput, 'dataset'> & Pick<PlanOutput, 'plan'> & Pick<ExtractOutput, 'features'> & Pick<RunFolderOutput, 'run'> & Partial<Pick<SelectDepthOutput, 'baseline'>>;
+export type SelectHeadInput = Pick<ScanOutput, 'dataset'> & Pick<PlanOutput, 'plan'> & Pick<ExtractOutput, 'features'> & Pick<RunFolderOutput, 'run'> & Partial<Pick<SelectFeaturesOutput, 'baseline'>>;
 
 /** Present only when cross-validation chose the head (the fit stage is then skipped). */
 export interface SelectHeadOutput {

@@ -19,10 +19,12 @@ export class SelectionPlanStage implements Stage<SelectionPlanInput, Pick<PlanOu
 
   readonly run = async ({ dataset, plan }: SelectionPlanInput) => {
     const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
-    const depth = other
-      ? [`${other} scored close to ${plan.cutLayer}: the logistic regression is cross-validated on both depths, and the head reads the one that scores higher.`]
-      : [];
-    return { plan: { ...plan, reasons: [...plan.reasons, selectionPlanned(this.config, labelledImages(dataset)), ...depth] } };
+    const depths = other ? `${plan.cutLayer} and ${other} (which scored close to it)` : plan.cutLayer;
+    const readouts =
+      plan.similarity.scores.length > 1
+        ? [`Before that, the logistic regression is cross-validated on ${depths}, each averaged and over the 2x2 grid where the map allows, and the head reads the one that scores highest.`]
+        : [];
+    return { plan: { ...plan, reasons: [...plan.reasons, selectionPlanned(this.config, labelledImages(dataset)), ...readouts] } };
   };
 }
 

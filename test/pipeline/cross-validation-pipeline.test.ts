@@ -58,28 +58,29 @@ describe('train on small data with cross-validation', () => {
   });
 });
 
-describe('train on small data: cross-validation between two close depths', () => {
-  it('extracts the runner-up depth, cross-validates the baseline on both, and exports the head on the one that scored higher', async () => {
+describe('train on small data: cross-validation between readouts (depths, poolings)', () => {
+  it('reads every readout from the probe features, cross-validates the baseline on each, and exports the head on the best', async () => {
     const data = copySample({ classes: 3, perClass: 10 });
-    // A margin of 1 makes every runner-up "close", so the stage always runs here.
+    // A margin of 1 makes every runner-up depth "close": two depths x two poolings.
     const config = testConfig({ folds: '3', epochs: '2', policy: 'auto', 'similarity-margin': '1', 'image-size': '96', 'probe-images': '30' });
     const run = await testContainer(config).get(TrainPipeline).run(data);
-    const depth = run.plan.depth!;
-    assert.equal(depth.candidates.length, 2);
-    assert.ok(depth.candidates.every((c) => c.n === 30));
-    const [planned, other] = depth.candidates;
-    assert.notEqual(planned.layer, other.layer);
-    const better = other.accuracy > planned.accuracy || (other.accuracy === planned.accuracy && other.logLoss < planned.logLoss) ? other : planned;
-    assert.equal(depth.chosen, better.layer);
-    assert.equal(run.plan.cutLayer, depth.chosen);
+    const selection = run.plan.featureSelection!;
+    assert.equal(selection.candidates.length, 4);
+    assert.ok(selection.candidates.every((c) => c.n === 30));
+    assert.equal(new Set(selection.candidates.map((c) => `${c.layer} ${c.pooling}`)).size, 4);
+    const best = selection.candidates.reduce((a, b) => (b.accuracy > a.accuracy || (b.accuracy === a.accuracy && b.logLoss < a.logLoss) ? b : a));
+    assert.deepEqual(selection.chosen, { layer: best.layer, pooling: best.pooling });
+    assert.equal(run.plan.cutLayer, best.layer);
+    assert.equal(run.plan.pooling, best.pooling);
+    const [planned, , other] = selection.candidates;
+    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${planned.layer} and ${other.layer} (which scored close to it)`)));
     const metadata = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'metadata.json'), 'utf8'));
-    assert.equal(metadata.plan.cutLayer, depth.chosen);
-    assert.deepEqual(metadata.plan.depth, JSON.parse(JSON.stringify(depth)));
-    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${other.layer} scored close to ${planned.layer}`)));
+    assert.equal(metadata.plan.cutLayer, best.layer);
+    assert.deepEqual(metadata.plan.featureSelection, JSON.parse(JSON.stringify(selection)));
     const report = fs.readFileSync(run.reportPath!, 'utf8');
-    assert.match(report, /Depths \(logistic regression, cross-validated on 30 images\)/);
-    assert.ok(report.includes(`${depth.chosen} (chosen)`));
-    // The baseline select reports is the chosen depth's (reused, not refitted on the other depth's features).
-    assert.equal(run.plan.selection!.candidates.at(-1)!.accuracy, better.accuracy);
+    assert.match(report, /Features \(logistic regression, cross-validated on 30 images\)/);
+    assert.ok(report.includes('(chosen)'));
+    // The baseline select reports is the chosen readout's (reused, not refitted on other features).
+    assert.equal(run.plan.selection!.candidates.at(-1)!.accuracy, best.accuracy);
   });
 });

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { DepthScore, Similarity } from '../../src/policy/similarity';
 import { alternativeDepth } from '../../src/select/alternative-depth';
-import { selectDepth } from '../../src/select/select-depth';
+import { selectFeatures } from '../../src/select/select-features';
 import { stratifiedFolds } from '../../src/select/stratified-folds';
 import { seededRandom } from '../../src/train/seeded-random';
 
@@ -43,16 +43,16 @@ function features(n: number, cols: number, informative: boolean, seed: number) {
   return { labels, matrix: { data, rows: n, cols } };
 }
 
-describe('selectDepth', () => {
+describe('selectFeatures', () => {
   it('keeps the depth whose features the cross-validated baseline reads better, on the same folds', async () => {
     const noise = features(40, 12, false, 1);
     const signal = features(40, 12, true, 2);
     const foldOf = stratifiedFolds(noise.labels, 2, 4, 0);
     const run = (first: typeof noise, second: typeof noise) =>
-      selectDepth({
+      selectFeatures({
         candidates: [
-          { layer: 'first', features: first.matrix },
-          { layer: 'second', features: second.matrix },
+          { layer: 'first', pooling: 'average', features: first.matrix },
+          { layer: 'second', pooling: 'grid', features: second.matrix },
         ],
         labels: noise.labels,
         numClasses: 2,
@@ -60,13 +60,13 @@ describe('selectDepth', () => {
         strengths: [1, 0.1],
       });
     const switched = await run(noise, signal);
-    assert.equal(switched.selection.chosen, 'second');
+    assert.deepEqual(switched.selection.chosen, { layer: 'second', pooling: 'grid' });
     assert.equal(switched.chosen, 1);
     assert.ok(switched.selection.candidates[1].accuracy > 0.9 && switched.selection.candidates[0].accuracy < 0.8);
-    assert.match(switched.selection.reason, /reads second better/);
+    assert.match(switched.selection.reason, /reads second, 2x2 grid \d\.\d+ better than first, average/);
     assert.equal(switched.baselines[1].estimate.accuracy, switched.selection.candidates[1].accuracy);
     const kept = await run(signal, noise);
-    assert.equal(kept.selection.chosen, 'first');
+    assert.deepEqual(kept.selection.chosen, { layer: 'first', pooling: 'average' });
     assert.match(kept.selection.reason, /kept/);
   });
 });

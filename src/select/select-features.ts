@@ -1,0 +1,59 @@
+import type { Pooling } from '../models/grid-pooling';
+import type { CrossValidatedLogistic } from './cross-validated-logistic';
+import { crossValidateLogisticAside } from './logistic-aside';
+import type { FeatureMatrix } from './logistic-regression';
+
+/** Features the head may read: a depth and how its map is pooled. */
+export interface FeatureReadout {
+  layer: string;
+  pooling: Pooling;
+}
+
+/** What plan/train --json, the export's metadata and the report say about the features cross-validation chose. */
+export interface FeatureSelection {
+  method: 'cross-validation';
+  /** Each readout's logistic-regression baseline, cross-validated on the same folds; the plan's first. */
+  candidates: (FeatureReadout & { accuracy: number; foldStd: number; logLoss: number; n: number })[];
+  chosen: FeatureReadout;
+  reason: string;
+}
+
+export const readoutName = ({ layer, pooling }: FeatureReadout) => `${layer}, ${pooling === 'grid' ? '2x2 grid' : 'average'}`;
+
+/**
+ * The cross-validated logistic regression on each readout's features (worker threads), on the same
+ * folds; the plan's readout (the first) is kept unless another scores a higher out-of-fold accuracy
+ * (equal accuracy: a lower log loss). Returns the choice and every readout's baseline.
+ */
+export async function selectFeatures(args: {
+  candidates: (FeatureReadout & { features: FeatureMatrix })[];
+  labels: number[];
+  numClasses: number;
+  foldOf: number[];
+  strengths: number[];
+}): Promise<{ selection: FeatureSelection; chosen: number; baselines: CrossValidatedLogistic[] }> {
+  const asides = args.candidates.map((candidate) =>
+    crossValidateLogisticAside({ features: candidate.features, labels: args.labels, numClasses: args.numClasses, foldOf: args.foldOf, strengths: args.strengths }),
+  );
+  const baselines = await Promise.all(asides.map((aside) => aside.result)).catch(async (error: unknown) => {
+    await Promise.all(asides.map((aside) => aside.stop()));
+    throw error;
+  });
+  let chosen = 0;
+  baselines.forEach(({ estimate }, i) => {
+    const best = baselines[chosen].estimate;
+    if (estimate.accuracy > best.accuracy || (estimate.accuracy === best.accuracy && estimate.logLoss < best.logLoss)) chosen = i;
+  });
+  const candidates = args.candidates.map(({ layer, pooling }, i) => {
+    const { accuracy, foldStd, logLoss, n } = baselines[i].estimate;
+    return { layer, pooling, accuracy, foldStd, logLoss, n };
+  });
+  const scored = (c: (typeof candidates)[number]) => `${readoutName(c)} ${c.accuracy.toFixed(3)}`;
+  const others = candidates.filter((_, i) => i !== chosen).map(scored).join(', ');
+  const reason =
+    chosen === 0
+      ? `Cross-validated on all ${candidates[0].n} images, the logistic regression reads the plan's features (${scored(candidates[0])}) at least as well as ${others}; they are kept.`
+      : `Cross-validated on all ${candidates[0].n} images, the logistic regression reads ${scored(candidates[chosen])} better than ${others}; the head reads ${readoutName(candidates[chosen])}.`;
+  const { layer, pooling } = candidates[chosen];
+  return { selection: { method: 'cross-validation', candidates, chosen: { layer, pooling }, reason }, chosen, baselines };
+}

@@ -1,0 +1,140 @@
+import * as tf from '@tensorflow/tfjs';
+import { inject, injectable } from 'inversify';
+import { FinetuneConfig } from '../config/schema';
+import { FeatureCache } from '../features/feature-cache';
+import { probeKeyParts } from '../features/feature-key-parts';
+import { createFrozenRunner, createProbeRunner } from '../features/frozen-runner';
+import { Logger } from '../logger';
+import type { Pooling } from '../models/grid-pooling';
+import { extractDatasetFeatures, type DatasetFeatures } from '../pipeline/extract-dataset-features';
+import type { Stage, StageServices } from '../pipeline/stage';
+import { crossValidates, selectionFolds, selectionMatrix } from '../pipeline/train-by-selection';
+import { ImageDecoder } from '../preprocess/image-decoder';
+import { alternativeDepth } from '../select/alternative-depth';
+import { defaultStrengths, type CrossValidatedLogistic } from '../select/cross-validated-logistic';
+import type { FeatureMatrix } from '../select/logistic-regression';
+import { readoutName, selectFeatures, type FeatureReadout } from '../select/select-features';
+import type { LabelledData } from '../train/fit';
+import type { BaseOutput } from './base-stage';
+import type { ExtractOutput } from './extract-stage';
+import { extractionOptions } from './extraction-options';
+import type { PlanOutput } from './plan-stage';
+import type { ScanOutput } from './scan-stage';
+import { labelledImages } from './selection-plan-stage';
+
+export type SelectFeaturesInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset' | 'candidateLayers'> & PlanOutput & ExtractOutput;
+
+export interface SelectFeaturesOutput extends ExtractOutput {
+  /** The plan with `featureSelection`, and the chosen cut and pooling. */
+  plan: PlanOutput['plan'];
+  /** The chosen readout's cross-validated logistic regression (select reuses it). */
+  baseline: CrossValidatedLogistic;
+}
+
+/** Columns of one readout among the probe's features: every depth averaged, then every depth's 2x2 grid. */
+type Columns = { offset: number; width: number };
+
+/**
+ * select-features: on small data, the readouts close to the plan's (its cut and, when the similarity
+ * measurement found one close, the best other depth; each averaged and over the 2x2 grid) are read
+ * from the measurement's probe features (cached: one pass over the images for every depth and both
+ * poolings), the logistic regression is cross-validated on each, and the head reads the readout that
+ * scored highest.
+ */
+@injectable()
+export class SelectFeaturesStage implements Stage<SelectFeaturesInput, Partial<SelectFeaturesOutput>> {
+  readonly name = 'select-features';
+  readonly timing = 'select_features_s';
+
+  constructor(
+    @inject(FinetuneConfig) private readonly config: FinetuneConfig,
+    @inject(Logger) private readonly logger: Logger,
+    @inject(ImageDecoder) private readonly decoder: ImageDecoder,
+    @inject(FeatureCache) private readonly cache: FeatureCache,
+  ) {}
+
+  readonly applies = ({ base, dataset, plan }: SelectFeaturesInput) =>
+    crossValidates(this.config, plan, labelledImages(dataset)) && base.network.kind === 'layers' && plan.similarity.scores.length > 1;
+
+  readonly run = async (input: SelectFeaturesInput, services: StageServices): Promise<Partial<SelectFeaturesOutput>> => {
+    const { plan, features, dataset } = input;
+    const probe = await this.extractProbe(input, services);
+    const readouts = this.readouts(input, probe.gridWidths.length > 0);
+    this.logger.info(`features: cross-validating the logistic regression on ${readouts.map(readoutName).join('; ')}`);
+    const planned = selectionMatrix(features);
+    const all = selectionMatrix(probe.features);
+    if (all.labels.join() !== planned.labels.join()) {
+      this.logger.warn(`features: the images changed during extraction; the plan's ${readoutName(readouts[0])} is kept`);
+      return {};
+    }
+    const columns = readouts.map((readout) => columnsOf(readout, input.candidateLayers, probe.widths, probe.gridWidths));
+    const numClasses = dataset.labels.length;
+    const { selection, chosen, baselines } = await selectFeatures({
+      candidates: readouts.map((readout, i) => ({ ...readout, features: i === 0 ? planned.features : columnsOfMatrix(all.features, columns[i]) })),
+      labels: planned.labels,
+      numClasses,
+      foldOf: selectionFolds(this.config, planned.labels, numClasses),
+      strengths: defaultStrengths,
+    });
+    this.logger.info(`  ${selection.reason}`);
+    const selected = { ...plan, featureSelection: selection };
+    if (chosen === 0) return { plan: selected, baseline: baselines[0] };
+    const { layer, pooling } = readouts[chosen];
+    const frozen = createFrozenRunner(input.base, layer, input.input.size, { pooling, compiled: this.config.runtime.compiledForward });
+    services.own(frozen);
+    const chosenFeatures = sliceFeatures(probe.features, columns[chosen]);
+    services.own({ dispose: () => chosenFeatures.tensors.forEach((t) => t.dispose()) });
+    const policy = layer === input.base.lastFeatureLayer ? ('head' as const) : ('intermediate' as const);
+    return {
+      plan: { ...selected, policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] },
+      frozen,
+      features: chosenFeatures,
+      baseline: baselines[chosen],
+    };
+  };
+
+  /** The plan's readout first, then its other pooling, then the close depth (if any) both ways. */
+  private readouts({ plan }: SelectFeaturesInput, grid: boolean): FeatureReadout[] {
+    const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
+    const poolings: Pooling[] = grid ? [plan.pooling, plan.pooling === 'grid' ? 'average' : 'grid'] : [plan.pooling];
+    return [plan.cutLayer, ...(other ? [other] : [])].flatMap((layer) => poolings.map((pooling) => ({ layer, pooling })));
+  }
+
+  /** Every image's probe features (the measurement's runner and cache key: its sample is already cached). */
+  private async extractProbe({ base, input, dataset, candidateLayers }: SelectFeaturesInput, services: StageServices) {
+    const runner = createProbeRunner(base, candidateLayers, input.size, { compiled: this.config.runtime.compiledForward });
+    services.own(runner);
+    const keyParts = probeKeyParts(candidateLayers, runner.gridWidths.length > 0, base.sha256, input.preprocessing);
+    const features = await extractDatasetFeatures(runner, dataset, {
+      ...extractionOptions(this.config, { decoder: this.decoder, cache: this.cache, logger: this.logger }, input, keyParts),
+      augment: { ...this.config.augment, seed: this.config.train.seed },
+    });
+    services.own({ dispose: () => features.tensors.forEach((t) => t.dispose()) });
+    return { features, widths: runner.widths, gridWidths: runner.gridWidths };
+  }
+}
+
+function columnsOf({ layer, pooling }: FeatureReadout, layers: string[], widths: number[], gridWidths: number[]): Columns {
+  const i = layers.indexOf(layer);
+  const sum = (values: number[]) => values.reduce((a, b) => a + b, 0);
+  if (pooling === 'average') return { offset: sum(widths.slice(0, i)), width: widths[i] };
+  return { offset: sum(widths) + sum(gridWidths.slice(0, i)), width: gridWidths[i] };
+}
+
+function columnsOfMatrix(matrix: FeatureMatrix, { offset, width }: Columns): FeatureMatrix {
+  const data = new Float64Array(matrix.rows * width);
+  for (let r = 0; r < matrix.rows; r++) data.set(matrix.data.subarray(r * matrix.cols + offset, r * matrix.cols + offset + width), r * width);
+  return { data, rows: matrix.rows, cols: width };
+}
+
+/** Every split's features restricted to one readout's columns (new tensors, listed in `tensors`). */
+function sliceFeatures(features: DatasetFeatures, { offset, width }: Columns): DatasetFeatures {
+  const tensors: tf.Tensor[] = [];
+  const slice = (part: LabelledData | undefined): LabelledData | undefined => {
+    if (!part) return undefined;
+    const x = tf.slice(part.x, [0, offset], [-1, width]);
+    tensors.push(x);
+    return { ...part, x };
+  };
+  return { train: slice(features.train)!, val: slice(features.val), test: slice(features.test), computed: features.computed, fromCache: features.fromCache, tensors };
+}
