@@ -14,7 +14,7 @@ import { PlanStage } from '../stages/plan-stage';
 import { ReportStage } from '../stages/report-stage';
 import { RunFolderStage, type RunFolderInput } from '../stages/run-folder-stage';
 import { ScanStage } from '../stages/scan-stage';
-import { SelectFeaturesStage } from '../stages/select-features-stage';
+import { SelectFeaturesStage, unlessFeaturesSelected } from '../stages/select-features-stage';
 import { SelectHeadStage, unlessHeadSelected } from '../stages/select-head-stage';
 import { SelectionPlanStage } from '../stages/selection-plan-stage';
 import { runStages, StageList, totalTime, type JobStart } from './stage';
@@ -84,8 +84,8 @@ export class TrainStages {
       .then(this.measure)
       .then(this.plan)
       .then(this.selectionPlan)
-      .then(this.extract)
       .then(this.selectFeatures)
+      .then(unlessFeaturesSelected(this.extract))
       .then(this.selectHead)
       .then(unlessHeadSelected(this.fit))
       .then(this.fineTuneGate)

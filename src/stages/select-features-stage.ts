@@ -22,7 +22,7 @@ import type { PlanOutput } from './plan-stage';
 import type { ScanOutput } from './scan-stage';
 import { labelledImages } from './selection-plan-stage';
 
-export type SelectFeaturesInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset' | 'candidateLayers'> & PlanOutput & ExtractOutput;
+export type SelectFeaturesInput = Pick<BaseOutput, 'base' | 'input'> & Pick<ScanOutput, 'dataset' | 'candidateLayers'> & PlanOutput;
 
 export interface SelectFeaturesOutput extends ExtractOutput {
   /** The plan with `featureSelection`, and the chosen cut and pooling. */
@@ -39,10 +39,10 @@ type Columns = { offset: number; width: number };
  * measurement found one close, the best other depth; each averaged and over the 2x2 grid) are read
  * from the measurement's probe features (cached: one pass over the images for every depth and both
  * poolings), the logistic regression is cross-validated on each, and the head reads the readout that
- * scored highest.
+ * scored highest. It replaces extract: the chosen readout's features are the probe's columns.
  */
 @injectable()
-export class SelectFeaturesStage implements Stage<SelectFeaturesInput, Partial<SelectFeaturesOutput>> {
+export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFeaturesOutput> {
   readonly name = 'select-features';
   readonly timing = 'select_features_s';
 
@@ -56,41 +56,30 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, Partial<S
   readonly applies = ({ base, dataset, plan }: SelectFeaturesInput) =>
     crossValidates(this.config, plan, labelledImages(dataset)) && base.network.kind === 'layers' && plan.similarity.scores.length > 1;
 
-  readonly run = async (input: SelectFeaturesInput, services: StageServices): Promise<Partial<SelectFeaturesOutput>> => {
-    const { plan, features, dataset } = input;
+  readonly run = async (input: SelectFeaturesInput, services: StageServices): Promise<SelectFeaturesOutput> => {
+    const { plan, dataset } = input;
     const probe = await this.extractProbe(input, services);
     const readouts = this.readouts(input, probe.gridWidths.length > 0);
     this.logger.info(`features: cross-validating the logistic regression on ${readouts.map(readoutName).join('; ')}`);
-    const planned = selectionMatrix(features);
     const all = selectionMatrix(probe.features);
-    if (all.labels.join() !== planned.labels.join()) {
-      this.logger.warn(`features: the images changed during extraction; the plan's ${readoutName(readouts[0])} is kept`);
-      return {};
-    }
     const columns = readouts.map((readout) => columnsOf(readout, input.candidateLayers, probe.widths, probe.gridWidths));
     const numClasses = dataset.labels.length;
     const { selection, chosen, baselines } = await selectFeatures({
-      candidates: readouts.map((readout, i) => ({ ...readout, features: i === 0 ? planned.features : columnsOfMatrix(all.features, columns[i]) })),
-      labels: planned.labels,
+      candidates: readouts.map((readout, i) => ({ ...readout, features: columnsOfMatrix(all.features, columns[i]) })),
+      labels: all.labels,
       numClasses,
-      foldOf: selectionFolds(this.config, planned.labels, numClasses),
+      foldOf: selectionFolds(this.config, all.labels, numClasses),
       strengths: defaultStrengths,
     });
     this.logger.info(`  ${selection.reason}`);
-    const selected = { ...plan, featureSelection: selection };
-    if (chosen === 0) return { plan: selected, baseline: baselines[0] };
     const { layer, pooling } = readouts[chosen];
     const frozen = createFrozenRunner(input.base, layer, input.input.size, { pooling, compiled: this.config.runtime.compiledForward });
     services.own(frozen);
-    const chosenFeatures = sliceFeatures(probe.features, columns[chosen]);
-    services.own({ dispose: () => chosenFeatures.tensors.forEach((t) => t.dispose()) });
+    const features = sliceFeatures(probe.features, columns[chosen]);
+    services.own({ dispose: () => features.tensors.forEach((t) => t.dispose()) });
     const policy = layer === input.base.lastFeatureLayer ? ('head' as const) : ('intermediate' as const);
-    return {
-      plan: { ...selected, policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] },
-      frozen,
-      features: chosenFeatures,
-      baseline: baselines[chosen],
-    };
+    const changed = chosen === 0 ? {} : { policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] };
+    return { plan: { ...plan, ...changed, featureSelection: selection }, frozen, features, baseline: baselines[chosen] };
   };
 
   /** The plan's readout first, then its other pooling, then the close depth (if any) both ways. */
@@ -137,4 +126,17 @@ function sliceFeatures(features: DatasetFeatures, { offset, width }: Columns): D
     return { ...part, x };
   };
   return { train: slice(features.train)!, val: slice(features.val), test: slice(features.test), computed: features.computed, fromCache: features.fromCache, tensors };
+}
+
+/** `stage` (extract), skipped when select-features already provided the frozen part and the features. */
+export function unlessFeaturesSelected<In extends Pick<PlanOutput, 'plan'>, Out>(stage: Stage<In, Out>): Stage<In, Out> {
+  return {
+    name: stage.name,
+    timing: stage.timing,
+    clock: stage.clock,
+    applies: (input) => !input.plan.featureSelection && (stage.applies?.(input) ?? true),
+    run: (input, services) => stage.run(input, services),
+    rates: stage.rates,
+    onFailure: stage.onFailure,
+  };
 }
