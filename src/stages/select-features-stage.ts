@@ -53,8 +53,11 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     @inject(FeatureCache) private readonly cache: FeatureCache,
   ) {}
 
-  readonly applies = ({ base, dataset, plan }: SelectFeaturesInput) =>
-    crossValidates(this.config, plan, labelledImages(dataset)) && base.network.kind === 'layers' && plan.similarity.scores.length > 1;
+  readonly applies = ({ base, dataset, plan, candidateLayers }: SelectFeaturesInput) =>
+    crossValidates(this.config, plan, labelledImages(dataset)) &&
+    base.network.kind === 'layers' &&
+    plan.similarity.scores.length > 1 &&
+    candidateLayers.includes(plan.cutLayer);
 
   readonly run = async (input: SelectFeaturesInput, services: StageServices): Promise<SelectFeaturesOutput> => {
     const { plan, dataset } = input;
@@ -78,14 +81,15 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     const features = sliceFeatures(probe.features, columns[chosen]);
     services.own({ dispose: () => features.tensors.forEach((t) => t.dispose()) });
     const policy = layer === input.base.lastFeatureLayer ? ('head' as const) : ('intermediate' as const);
-    const changed = chosen === 0 ? {} : { policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] };
+    const same = layer === plan.cutLayer && pooling === plan.pooling;
+    const changed = same ? {} : { policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] };
     return { plan: { ...plan, ...changed, featureSelection: selection }, frozen, features, baseline: baselines[chosen] };
   };
 
-  /** The plan's readout first, then its other pooling, then the close depth (if any) both ways. */
+  /** The plan's readout first, then its other pooling, then the close depth (if any) both ways; grid only where every probed map allows it. */
   private readouts({ plan }: SelectFeaturesInput, grid: boolean): FeatureReadout[] {
     const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
-    const poolings: Pooling[] = grid ? [plan.pooling, plan.pooling === 'grid' ? 'average' : 'grid'] : [plan.pooling];
+    const poolings = [plan.pooling, plan.pooling === 'grid' ? 'average' : 'grid'].filter((pooling): pooling is Pooling => pooling === 'average' || grid);
     return [plan.cutLayer, ...(other ? [other] : [])].flatMap((layer) => poolings.map((pooling) => ({ layer, pooling })));
   }
 
