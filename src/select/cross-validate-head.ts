@@ -71,9 +71,9 @@ export async function crossValidateHead(args: {
       parts.map(async ({ train, heldOut }) => {
         try {
           await trainOnFold(args, candidate, train, heldOut, curve);
-        } catch (error) {
+        } finally {
+          // A fold that ended on its own (an error, or a callback stopping it) must not leave the others waiting.
           curve.abandon();
-          throw error;
         }
       }),
     );

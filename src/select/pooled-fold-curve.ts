@@ -39,7 +39,7 @@ export class PooledFoldCurve {
     };
   }
 
-  /** A fold failed: release the others (they stop) so nothing waits forever. */
+  /** A fold ended (failed, or stopped by one of its own callbacks): release the others (they stop) so nothing waits forever. */
   abandon(): void {
     this.stopped = true;
     this.release(true);
