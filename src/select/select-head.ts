@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FitOptions, FitResult } from '../train/fit';
 import { crossValidateHead, trainFinalHead, type HeadCandidate, type HeadSettings, type ScoredCandidate } from './cross-validate-head';
 import { defaultStrengths, type CrossValidatedLogistic } from './cross-validated-logistic';
-import { crossValidateLogisticAside } from './logistic-aside';
+import { crossValidateLogisticAside, type LogisticAside } from './logistic-aside';
 import type { CvEstimate } from './cv-estimate';
 import type { FeatureMatrix } from './logistic-regression';
 import { logisticHead } from './logistic-head';
@@ -75,19 +75,14 @@ export async function selectHead(args: {
   /** Epochs without a lower pooled out-of-fold loss before a candidate's folds stop. */
   patience: number;
   strengths?: number[];
-  /** The baseline already cross-validated on these features and folds (the depth selection's). */
+  /** The baseline already cross-validated on these features and folds (select-features'). */
   baseline?: CrossValidatedLogistic;
   onStep?: (message: string) => void;
 }): Promise<HeadSelection> {
   const { labels, numClasses } = args;
   const foldOf = stratifiedFolds(labels, numClasses, args.folds, args.seed);
   const folds = foldOf.reduce((max, f) => Math.max(max, f + 1), 0);
-  args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
-  const matrix: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
-  // The baseline is plain arithmetic in a worker thread; the heads train here (tfjs) meanwhile.
-  const aside = args.baseline
-    ? { result: Promise.resolve(args.baseline), stop: async () => {} }
-    : crossValidateLogisticAside({ features: matrix, labels, numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
+  const aside = startBaseline(args, foldOf, folds);
   const heads = await crossValidateHead({
     x: args.x,
     labels,
@@ -111,7 +106,7 @@ export async function selectHead(args: {
   const baselineWins = best.estimate.accuracy - baseline.estimate.accuracy <= standardError;
   // Positive: how far the head is above the baseline in cross-validated accuracy (negative: below).
   const margin = best.estimate.accuracy - baseline.estimate.accuracy;
-  const points = (value: number) => `${(100 * value).toFixed(1)} points`;
+  const comparison = { folds, images: labels.length, standardError, margin };
   if (baselineWins) {
     return {
       winner: 'baseline',
@@ -121,10 +116,7 @@ export async function selectHead(args: {
       chosen: baselineSummary(baseline).name,
       margin,
       standardError,
-      reason:
-        `The logistic regression (L2 ${baseline.strength.toPrecision(2)}) scored ${baseline.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
-        `against ${best.estimate.accuracy.toFixed(3)} for the best head (${best.candidate.name}, ${best.epochs} epochs), which does not beat it by more than ` +
-        `one standard error of the paired difference (${points(standardError)}); the simpler model is exported, refitted on all ${labels.length} images.`,
+      reason: baselineReason(baseline, best, comparison),
       folds,
       foldOf,
       baseline,
@@ -140,15 +132,42 @@ export async function selectHead(args: {
     chosen: best.candidate.name,
     margin,
     standardError,
-    reason:
-      `The head ${best.candidate.name} trained for ${best.epochs} epochs scored ${best.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
-      `${points(margin)} above the logistic regression baseline (${baseline.estimate.accuracy.toFixed(3)}), more than one standard error of the paired difference ` +
-      `(${points(standardError)}); it is trained again on all ${labels.length} images.`,
+    reason: headReason(baseline, best, comparison),
     folds,
     foldOf,
     baseline,
     final: history,
   };
+}
+
+/**
+ * The baseline's cross-validation: the one select-features already ran on these features and folds,
+ * or a new one in a worker thread (plain arithmetic), while the heads train here (tfjs).
+ */
+function startBaseline(args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number): LogisticAside {
+  if (args.baseline) return { result: Promise.resolve(args.baseline), stop: async () => {} };
+  args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
+  const features: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
+  return crossValidateLogisticAside({ features, labels: args.labels, numClasses: args.numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
+}
+
+type Comparison = { folds: number; images: number; standardError: number; margin: number };
+const points = (value: number) => `${(100 * value).toFixed(1)} points`;
+
+function baselineReason(baseline: CrossValidatedLogistic, best: ScoredCandidate, { folds, images, standardError }: Comparison): string {
+  return (
+    `The logistic regression (L2 ${baseline.strength.toPrecision(2)}) scored ${baseline.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
+    `against ${best.estimate.accuracy.toFixed(3)} for the best head (${best.candidate.name}, ${best.epochs} epochs), which does not beat it by more than ` +
+    `one standard error of the paired difference (${points(standardError)}); the simpler model is exported, refitted on all ${images} images.`
+  );
+}
+
+function headReason(baseline: CrossValidatedLogistic, best: ScoredCandidate, { folds, images, standardError, margin }: Comparison): string {
+  return (
+    `The head ${best.candidate.name} trained for ${best.epochs} epochs scored ${best.estimate.accuracy.toFixed(3)} in ${folds}-fold cross-validation, ` +
+    `${points(margin)} above the logistic regression baseline (${baseline.estimate.accuracy.toFixed(3)}), more than one standard error of the paired difference ` +
+    `(${points(standardError)}); it is trained again on all ${images} images.`
+  );
 }
 
 /** Standard error of the difference in accuracy of two sets of predictions of the same images. */
