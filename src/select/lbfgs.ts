@@ -73,7 +73,8 @@ export function minimizeLbfgs(objective: Objective, start: Float64Array, options
     if (!(slope < 0)) {
       // Not a descent direction (curvature pairs gone stale): restart from steepest descent.
       steps.length = changes.length = rhos.length = 0;
-      for (let i = 0; i < size; i++) direction[i] = -gradient[i] / Math.max(Math.sqrt(dot(gradient, gradient)), 1e-12);
+      const norm = Math.max(Math.sqrt(dot(gradient, gradient)), 1e-12);
+      for (let i = 0; i < size; i++) direction[i] = -gradient[i] / norm;
       slope = dot(gradient, direction);
     }
     let step = 1;
