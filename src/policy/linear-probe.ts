@@ -18,7 +18,8 @@
  * - The reported accuracy pools all folds: correct held-out predictions / samples.
  * Plain TypeScript on Float64Arrays: deterministic for a seed, independent of the tfjs backend.
  */
-import { checkLabels, gramOfRows, toRowMajor, transpose, type FeatureRows } from './logme';
+import { gramOfRows } from '../linear-algebra/row-products';
+import { checkLabels, toRowMajor, transpose, type FeatureRows } from './logme';
 import { stratifiedFolds as foldsOf } from '../select/stratified-folds';
 
 export interface LinearProbeOptions {

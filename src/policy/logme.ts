@@ -39,6 +39,7 @@
  * - Classes with no sample (an all-zero target, whose evidence is unbounded) are left out of
  *   the mean.
  */
+import { gramOfRows } from '../linear-algebra/row-products';
 
 export type FeatureRows = ArrayLike<number>[];
 
@@ -306,32 +307,6 @@ export function transpose(data: Float64Array, rows: number, cols: number): Float
   return out;
 }
 
-/** M M^T for M with `rows` rows of `cols` values: a full symmetric rows x rows matrix. */
-export function gramOfRows(data: Float64Array, rows: number, cols: number): Float64Array {
-  const out = new Float64Array(rows * rows);
-  for (let i = 0; i < rows; i++) {
-    const bi = i * cols;
-    for (let j = 0; j <= i; j++) {
-      const bj = j * cols;
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      let t = 0;
-      for (; t + 3 < cols; t += 4) {
-        s0 += data[bi + t] * data[bj + t];
-        s1 += data[bi + t + 1] * data[bj + t + 1];
-        s2 += data[bi + t + 2] * data[bj + t + 2];
-        s3 += data[bi + t + 3] * data[bj + t + 3];
-      }
-      for (; t < cols; t++) s0 += data[bi + t] * data[bj + t];
-      const s = s0 + s1 + s2 + s3;
-      out[i * rows + j] = s;
-      out[j * rows + i] = s;
-    }
-  }
-  return out;
-}
 
 /**
  * Eigenvalues of the symmetric m x m matrix `matrix` (row-major; overwritten), and for each of

@@ -7,7 +7,8 @@
  * span (span-basis.ts): each step then costs O(n^2 K) instead of O(n d K).
  */
 import { minimizeLbfgs } from './lbfgs';
-import { dot, spanBasis, type SpanBasis } from './span-basis';
+import { rowProducts } from '../linear-algebra/row-products';
+import { spanBasis, type SpanBasis } from './span-basis';
 
 /** Row-major samples x features. */
 export interface FeatureMatrix {
@@ -112,7 +113,7 @@ export function fitLogisticPathIn(basis: SpanBasis, labels: ArrayLike<number>, n
 
 /**
  * Mean cross-entropy + (strength / 2) |W|^2 and its gradient, for class-major weights. Both
- * products are dot products over contiguous rows (of z, and of z^T), skipping the zeros of a
+ * products (logits = z W, gradient = z^T residual) are row products that skip the zeros of a
  * triangular basis.
  */
 function logisticObjective(basis: SpanBasis, labels: ArrayLike<number>, K: number) {
@@ -122,16 +123,16 @@ function logisticObjective(basis: SpanBasis, labels: ArrayLike<number>, K: numbe
   for (let i = 0; i < n; i++) for (let c = 0; c < leading[i]; c++) zT[c * n + i] = z[i * r + c];
   const firstRow = new Int32Array(r).fill(n);
   for (let i = n - 1; i >= 0; i--) for (let c = 0; c < leading[i]; c++) firstRow[c] = i;
-  const residual = new Float64Array(K * n); // class-major logits, then probabilities - one-hot
-  const row = new Float64Array(K);
+  const residual = new Float64Array(K * n); // class-major: probabilities - one-hot
   return (t: Float64Array, gradient: Float64Array, strength: number): number => {
+    const logits = rowProducts(z, n, t, K, r, { to: leading });
     let loss = 0;
     for (let i = 0; i < n; i++) {
-      for (let k = 0; k < K; k++) row[k] = dot(z, i * r, t, k * r, leading[i]);
-      loss -= softmaxRow(row, 0, K, t, r * K, labels[i]);
-      row[labels[i]] -= 1;
-      for (let k = 0; k < K; k++) residual[k * n + i] = row[k];
+      loss -= softmaxRow(logits, i * K, K, t, r * K, labels[i]);
+      logits[i * K + labels[i]] -= 1;
+      for (let k = 0; k < K; k++) residual[k * n + i] = logits[i * K + k];
     }
+    const products = rowProducts(zT, r, residual, K, n, { from: firstRow }); // r x K
     let penalty = 0;
     for (let k = 0; k < K; k++) {
       let biasGradient = 0;
@@ -139,8 +140,7 @@ function logisticObjective(basis: SpanBasis, labels: ArrayLike<number>, K: numbe
       gradient[r * K + k] = biasGradient / n;
       for (let c = 0; c < r; c++) {
         const j = k * r + c;
-        const from = firstRow[c];
-        gradient[j] = dot(residual, k * n + from, zT, c * n + from, n - from) / n + strength * t[j];
+        gradient[j] = products[c * K + k] / n + strength * t[j];
         penalty += t[j] * t[j];
       }
     }

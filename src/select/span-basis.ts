@@ -5,7 +5,7 @@
  * factorization of the Gram matrix x x^T: z is its lower-triangular factor (samples in the span of
  * earlier ones are dropped), and Q = x_kept^T L_kept^-T.
  */
-import { gramOfRows } from '../policy/logme';
+import { gramOfRows, rowProducts } from '../linear-algebra/row-products';
 import type { FeatureMatrix } from './logistic-regression';
 
 export interface SpanBasis {
@@ -80,10 +80,9 @@ function pivotedCholesky(gram: Float64Array, n: number): { factor: Float64Array;
 function projectOnto(x: FeatureMatrix, keptRows: FeatureMatrix, l: Float64Array): FeatureMatrix {
   const { rows: m, cols: d } = x;
   const r = keptRows.rows;
-  const out = new Float64Array(m * r);
+  const out = rowProducts(x.data, m, keptRows.data, r, d);
   for (let i = 0; i < m; i++) {
     const o = i * r;
-    for (let c = 0; c < r; c++) out[o + c] = dot(x.data, i * d, keptRows.data, c * d, d);
     for (let c = 0; c < r; c++) {
       let s = out[o + c];
       for (let e = 0; e < c; e++) s -= l[c * r + e] * out[o + e];
@@ -114,16 +113,4 @@ function featureWeights(b: Float64Array, k: number, keptRows: FeatureMatrix, l: 
     }
   }
   return w;
-}
-
-export function dot(a: Float64Array, aOffset: number, b: Float64Array, bOffset: number, length: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let t = 0;
-  for (; t + 1 < length; t += 2) {
-    s0 += a[aOffset + t] * b[bOffset + t];
-    s1 += a[aOffset + t + 1] * b[bOffset + t + 1];
-  }
-  if (t < length) s0 += a[aOffset + t] * b[bOffset + t];
-  return s0 + s1;
 }
