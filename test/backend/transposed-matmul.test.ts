@@ -12,7 +12,7 @@ async function on<T>(backend: 'wasm' | 'cpu', f: () => T): Promise<T> {
   return f();
 }
 
-describe('the wasm BatchMatMul that transposes a explicitly', () => {
+describe('the wasm BatchMatMul that transposes its operands explicitly', () => {
   before(async () => {
     await tf.setBackend('wasm');
     registerTransposedMatMul();
@@ -37,6 +37,17 @@ describe('the wasm BatchMatMul that transposes a explicitly', () => {
         (actual as number[][]).flat(2).map((v) => v.toFixed(4)),
         (expected as number[][]).flat(2).map((v) => v.toFixed(4)),
       );
+    });
+  }
+
+  for (const rows of [16, 2]) {
+    it(`computes a b^T with ${rows} rows of a like cpu, transposing b explicitly only when a has 8 rows or more`, async () => {
+      const product = () => tf.tidy(() => tf.matMul(tf.tensor(values([rows, 6], 5), [rows, 6]), tf.tensor(values([4, 6], 6), [4, 6]), false, true).arraySync());
+      const expected = await on('cpu', product);
+      const actual = await on('wasm', product);
+      assert.deepEqual((actual as number[][]).flat().map((v) => v.toFixed(4)), (expected as number[][]).flat().map((v) => v.toFixed(4)));
+      const kernels = (await tf.profile(() => tf.tidy(() => void product()))).kernels.map((k) => k.name);
+      assert.equal(kernels.includes('Transpose'), rows >= 8, kernels.join(', '));
     });
   }
 
