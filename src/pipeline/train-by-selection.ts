@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FinetuneConfig } from '../config/schema';
 import type { Logger } from '../logger';
 import type { Plan } from '../policy/plan';
-import type { CrossValidatedLogistic } from '../select/cross-validated-logistic';
+import type { LogisticAside } from '../select/logistic-pool';
 import type { FeatureMatrix } from '../select/logistic-regression';
 import { headCandidates, selectHead, type HeadSelection } from '../select/select-head';
 import { stratifiedFolds } from '../select/stratified-folds';
@@ -57,7 +57,7 @@ export async function trainBySelection(args: {
   val?: LabelledData;
   numClasses: number;
   /** The logistic regression already cross-validated on these features and folds (by select-features). */
-  baseline?: CrossValidatedLogistic;
+  baseline?: LogisticAside;
   signal?: AbortSignal;
   /** Called after every epoch of the winning head's final training on all images. */
   onEpoch?: (log: EpochLog) => void;

@@ -17,6 +17,12 @@ export interface CrossValidatedLogistic {
   standardization: Standardization;
 }
 
+/** One fold's L2 path scored on its held-out part: probabilities (heldOut.length x K) at each strength. */
+export interface FoldPath {
+  heldOut: number[];
+  probabilities: Float64Array[];
+}
+
 /**
  * The L2 path fitted on each fold's training part (standardized with its own statistics) and
  * scored on the held-out part; the strength with the best pooled held-out accuracy (ties: the
@@ -29,21 +35,29 @@ export function crossValidateLogistic(
   foldOf: number[],
   strengths: number[] = defaultStrengths,
 ): CrossValidatedLogistic {
-  const n = features.rows;
+  const folds = Array.from({ length: foldCount(foldOf) }, (_, fold) => fitFoldPath(features, labels, numClasses, foldOf, fold, strengths));
+  const scored = scorePath(folds, labels, numClasses, foldOf, strengths);
+  return { ...scored, ...refitLogistic(features, labels, numClasses, strengths, scored.strength) };
+}
+
+/** The path fitted on one fold's training part, its probabilities on the held-out part (none when the fold is empty). */
+export function fitFoldPath(features: FeatureMatrix, labels: number[], numClasses: number, foldOf: number[], fold: number, strengths: number[]): FoldPath {
+  const { train, heldOut } = foldParts(foldOf, fold);
+  if (heldOut.length === 0) return { heldOut, probabilities: [] };
+  const trainRows = rowsOf(features, train);
+  const stats = standardizationOf(trainRows);
+  const basis = spanBasis(standardized(trainRows, stats));
+  const models = fitLogisticPathIn(basis, train.map((i) => labels[i]), numClasses, strengths);
+  const heldOutRows = basis.project(standardized(rowsOf(features, heldOut), stats));
+  return { heldOut, probabilities: models.map((model) => logisticProbabilities(model, heldOutRows)) };
+}
+
+/** The folds' held-out probabilities pooled at each strength, and the strength chosen (see crossValidateLogistic). */
+export function scorePath(folds: FoldPath[], labels: number[], numClasses: number, foldOf: number[], strengths: number[]): Pick<CrossValidatedLogistic, 'path' | 'strength' | 'estimate'> {
   const K = numClasses;
-  const outOfFold = strengths.map(() => new Float64Array(n * K));
-  for (let fold = 0; fold < foldCount(foldOf); fold++) {
-    const { train, heldOut } = foldParts(foldOf, fold);
-    if (heldOut.length === 0) continue;
-    const trainRows = rowsOf(features, train);
-    const stats = standardizationOf(trainRows);
-    const basis = spanBasis(standardized(trainRows, stats));
-    const models = fitLogisticPathIn(basis, train.map((i) => labels[i]), K, strengths);
-    const heldOutRows = basis.project(standardized(rowsOf(features, heldOut), stats));
-    models.forEach((model, s) => {
-      const probabilities = logisticProbabilities(model, heldOutRows);
-      heldOut.forEach((row, r) => outOfFold[s].set(probabilities.subarray(r * K, (r + 1) * K), row * K));
-    });
+  const outOfFold = strengths.map(() => new Float64Array(labels.length * K));
+  for (const { heldOut, probabilities } of folds) {
+    probabilities.forEach((p, s) => heldOut.forEach((row, r) => outOfFold[s].set(p.subarray(r * K, (r + 1) * K), row * K)));
   }
   const estimates = outOfFold.map((probabilities) => scoreProbabilities(probabilities, labels, K, foldOf));
   const path = strengths.map((strength, s) => ({ strength, accuracy: estimates[s].accuracy, logLoss: estimates[s].logLoss }));
@@ -53,11 +67,15 @@ export function crossValidateLogistic(
     const better = a.accuracy > b.accuracy || (a.accuracy === b.accuracy && (a.logLoss < b.logLoss || (a.logLoss === b.logLoss && a.strength > b.strength)));
     if (better) best = s;
   }
+  return { path, strength: strengths[best], estimate: estimates[best] };
+}
+
+/** The model at `strength` on every sample, reached along the same path (down from the strongest) as every fold. */
+export function refitLogistic(features: FeatureMatrix, labels: number[], numClasses: number, strengths: number[], strength: number): Pick<CrossValidatedLogistic, 'model' | 'standardization'> {
   const standardization = standardizationOf(features);
-  // The refit walks the same path down to the chosen strength, as every fold did.
-  const walked = strengths.filter((s) => s >= strengths[best]);
-  const refit = fitLogisticPath(standardized(features, standardization), labels, K, walked);
-  return { path, strength: strengths[best], estimate: estimates[best], model: refit[walked.indexOf(strengths[best])], standardization };
+  const walked = strengths.filter((s) => s >= strength);
+  const refit = fitLogisticPath(standardized(features, standardization), labels, numClasses, walked);
+  return { model: refit[walked.indexOf(strength)], standardization };
 }
 
 /** The model's weights and bias on raw features: the standardization folded in. */

@@ -1,7 +1,6 @@
 import type { Pooling } from '../models/grid-pooling';
-import type { CrossValidatedLogistic } from './cross-validated-logistic';
-import { crossValidateLogisticAside } from './logistic-aside';
 import type { FeatureMatrix } from './logistic-regression';
+import { asideOn, crossValidatePaths, LogisticPool, refitOnPool, type LogisticAside, type LogisticJob } from './logistic-pool';
 
 /** Features the head may read: a depth and how its map is pooled. */
 export interface FeatureReadout {
@@ -23,7 +22,8 @@ export const readoutName = ({ layer, pooling }: FeatureReadout) => `${layer}, ${
 /**
  * The cross-validated logistic regression on each readout's features (worker threads), on the same
  * folds; the plan's readout (the first) is kept unless another scores a higher out-of-fold accuracy
- * (equal accuracy: a lower log loss). Returns the choice and every readout's baseline.
+ * (equal accuracy: a lower log loss). Returns the choice and the chosen readout's baseline, whose
+ * refit on every image is still running: the head's cross-validation can start beside it.
  */
 export async function selectFeatures(args: {
   candidates: (FeatureReadout & { features: FeatureMatrix })[];
@@ -31,29 +31,29 @@ export async function selectFeatures(args: {
   numClasses: number;
   foldOf: number[];
   strengths: number[];
-}): Promise<{ selection: FeatureSelection; chosen: number; baselines: CrossValidatedLogistic[] }> {
-  const asides = args.candidates.map((candidate) =>
-    crossValidateLogisticAside({ features: candidate.features, labels: args.labels, numClasses: args.numClasses, foldOf: args.foldOf, strengths: args.strengths }),
-  );
-  const baselines = await Promise.all(asides.map((aside) => aside.result)).catch(async (error: unknown) => {
-    await Promise.all(asides.map((aside) => aside.stop()));
+}): Promise<{ selection: FeatureSelection; chosen: number; baseline: LogisticAside }> {
+  const jobs: LogisticJob[] = args.candidates.map(({ features }) => ({ features, labels: args.labels, numClasses: args.numClasses, foldOf: args.foldOf, strengths: args.strengths }));
+  const pool = new LogisticPool();
+  const scored = await crossValidatePaths(pool, jobs).catch(async (error: unknown) => {
+    await pool.destroy();
     throw error;
   });
   let chosen = 0;
-  baselines.forEach(({ estimate }, i) => {
-    const best = baselines[chosen].estimate;
+  scored.forEach(({ estimate }, i) => {
+    const best = scored[chosen].estimate;
     if (estimate.accuracy > best.accuracy || (estimate.accuracy === best.accuracy && estimate.logLoss < best.logLoss)) chosen = i;
   });
+  const baseline = asideOn(pool, refitOnPool(pool, jobs[chosen], scored[chosen]));
   const candidates = args.candidates.map(({ layer, pooling }, i) => {
-    const { accuracy, foldStd, logLoss, n } = baselines[i].estimate;
+    const { accuracy, foldStd, logLoss, n } = scored[i].estimate;
     return { layer, pooling, accuracy, foldStd, logLoss, n };
   });
-  const scored = (c: (typeof candidates)[number]) => `${readoutName(c)} ${c.accuracy.toFixed(3)}`;
-  const others = candidates.filter((_, i) => i !== chosen).map(scored).join(', ');
+  const described = (c: (typeof candidates)[number]) => `${readoutName(c)} ${c.accuracy.toFixed(3)}`;
+  const others = candidates.filter((_, i) => i !== chosen).map(described).join(', ');
   const reason =
     chosen === 0
-      ? `Cross-validated on all ${candidates[0].n} images, the logistic regression reads the plan's features (${scored(candidates[0])}) at least as well as ${others}; they are kept.`
-      : `Cross-validated on all ${candidates[0].n} images, the logistic regression reads ${scored(candidates[chosen])} better than ${others}; the head reads ${readoutName(candidates[chosen])}.`;
+      ? `Cross-validated on all ${candidates[0].n} images, the logistic regression reads the plan's features (${described(candidates[0])}) at least as well as ${others}; they are kept.`
+      : `Cross-validated on all ${candidates[0].n} images, the logistic regression reads ${described(candidates[chosen])} better than ${others}; the head reads ${readoutName(candidates[chosen])}.`;
   const { layer, pooling } = candidates[chosen];
-  return { selection: { method: 'cross-validation', candidates, chosen: { layer, pooling }, reason }, chosen, baselines };
+  return { selection: { method: 'cross-validation', candidates, chosen: { layer, pooling }, reason }, chosen, baseline };
 }

@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FitOptions, FitResult } from '../train/fit';
 import { crossValidateHead, trainFinalHead, type HeadCandidate, type HeadSettings, type ScoredCandidate } from './cross-validate-head';
 import { defaultStrengths, type CrossValidatedLogistic } from './cross-validated-logistic';
-import { crossValidateLogisticAside, type LogisticAside } from './logistic-aside';
+import { crossValidateLogisticAside, type LogisticAside } from './logistic-pool';
 import type { CvEstimate } from './cv-estimate';
 import type { FeatureMatrix } from './logistic-regression';
 import { logisticHead } from './logistic-head';
@@ -75,8 +75,8 @@ export async function selectHead(args: {
   /** Epochs without a lower pooled out-of-fold loss before a candidate's folds stop. */
   patience: number;
   strengths?: number[];
-  /** The baseline already cross-validated on these features and folds (select-features'). */
-  baseline?: CrossValidatedLogistic;
+  /** The baseline already cross-validated on these features and folds (select-features'), maybe still refitting. */
+  baseline?: LogisticAside;
   onStep?: (message: string) => void;
 }): Promise<HeadSelection> {
   const { labels, numClasses } = args;
@@ -145,7 +145,7 @@ export async function selectHead(args: {
  * or a new one in a worker thread (plain arithmetic), while the heads train here (tfjs).
  */
 function startBaseline(args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number): LogisticAside {
-  if (args.baseline) return { result: Promise.resolve(args.baseline), stop: async () => {} };
+  if (args.baseline) return args.baseline;
   args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
   const features: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
   return crossValidateLogisticAside({ features, labels: args.labels, numClasses: args.numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });

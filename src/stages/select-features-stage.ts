@@ -11,7 +11,8 @@ import type { Stage, StageServices } from '../pipeline/stage';
 import { crossValidates, selectionFolds, selectionMatrix } from '../pipeline/train-by-selection';
 import { ImageDecoder } from '../preprocess/image-decoder';
 import { alternativeDepth } from '../select/alternative-depth';
-import { defaultStrengths, type CrossValidatedLogistic } from '../select/cross-validated-logistic';
+import { defaultStrengths } from '../select/cross-validated-logistic';
+import type { LogisticAside } from '../select/logistic-pool';
 import type { FeatureMatrix } from '../select/logistic-regression';
 import { readoutName, selectFeatures, type FeatureReadout } from '../select/select-features';
 import type { LabelledData } from '../train/fit';
@@ -27,8 +28,8 @@ export type SelectFeaturesInput = Pick<BaseOutput, 'base' | 'input'> & Pick<Scan
 export interface SelectFeaturesOutput extends ExtractOutput {
   /** The plan with `featureSelection`, and the chosen cut and pooling. */
   plan: PlanOutput['plan'];
-  /** The chosen readout's cross-validated logistic regression (select reuses it). */
-  baseline: CrossValidatedLogistic;
+  /** The chosen readout's cross-validated logistic regression, its refit maybe still running (select awaits it). */
+  baseline: LogisticAside;
 }
 
 /** Columns of one readout among the probe's features: every depth averaged, then every depth's 2x2 grid. */
@@ -67,13 +68,14 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     const all = selectionMatrix(probe.features);
     const columns = readouts.map((readout) => columnsOf(readout, input.candidateLayers, probe.widths, probe.gridWidths));
     const numClasses = dataset.labels.length;
-    const { selection, chosen, baselines } = await selectFeatures({
+    const { selection, chosen, baseline } = await selectFeatures({
       candidates: readouts.map((readout, i) => ({ ...readout, features: columnsOfMatrix(all.features, columns[i]) })),
       labels: all.labels,
       numClasses,
       foldOf: selectionFolds(this.config, all.labels, numClasses),
       strengths: defaultStrengths,
     });
+    services.own({ dispose: () => void baseline.stop() });
     this.logger.info(`  ${selection.reason}`);
     const { layer, pooling } = readouts[chosen];
     const frozen = createFrozenRunner(input.base, layer, input.input.size, { pooling, compiled: this.config.runtime.compiledForward });
@@ -83,7 +85,7 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     const policy = layer === input.base.lastFeatureLayer ? ('head' as const) : ('intermediate' as const);
     const same = layer === plan.cutLayer && pooling === plan.pooling;
     const changed = same ? {} : { policy, cutLayer: layer, pooling, reasons: [...plan.reasons, selection.reason] };
-    return { plan: { ...plan, ...changed, featureSelection: selection }, frozen, features, baseline: baselines[chosen] };
+    return { plan: { ...plan, ...changed, featureSelection: selection }, frozen, features, baseline };
   };
 
   /** The plan's readout first, then its other pooling, then the close depth (if any) both ways; grid only where every probed map allows it. */

@@ -64,8 +64,12 @@ describe('selectFeatures', () => {
     assert.equal(switched.chosen, 1);
     assert.ok(switched.selection.candidates[1].accuracy > 0.9 && switched.selection.candidates[0].accuracy < 0.8);
     assert.match(switched.selection.reason, /reads second, 2x2 grid \d\.\d+ better than first, average/);
-    assert.equal(switched.baselines[1].estimate.accuracy, switched.selection.candidates[1].accuracy);
+    // The chosen readout's baseline: its estimate, refitted on every image (2 classes: one weight column per class).
+    const baseline = await switched.baseline.result;
+    assert.equal(baseline.estimate.accuracy, switched.selection.candidates[1].accuracy);
+    assert.equal(baseline.model.weights.length, signal.matrix.cols * 2);
     const kept = await run(signal, noise);
+    await kept.baseline.result;
     assert.deepEqual(kept.selection.chosen, { layer: 'first', pooling: 'average' });
     assert.match(kept.selection.reason, /kept/);
   });
