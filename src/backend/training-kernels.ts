@@ -16,6 +16,7 @@ import {
 import { runOnCpuReference } from './kernels/host-reference';
 import { registerBatchNormGradient } from './batch-norm-gradient';
 import { asTensor, detach } from './kernels/kernel-result';
+import { registerRowGather, restoreStockGather } from './kernels/row-gather';
 import { registerTransposedMatMul, restoreStockMatMul } from './kernels/transposed-matmul';
 
 /**
@@ -263,6 +264,7 @@ export function registerTrainingKernels(backendName: TrainingBackend): void {
     // Its stock kernels must be registered before ours, or importing it later would overwrite ours.
     require('@tensorflow/tfjs-backend-wasm');
     registerTransposedMatMul();
+    registerRowGather();
   }
   captureOriginals('cpu');
   captureOriginals(backendName);
@@ -281,7 +283,10 @@ export function restoreStockKernels(backendName: TrainingBackend): void {
     const original = referenceKernel(name, backendName);
     if (original != null) tf.registerKernel(original);
   }
-  if (backendName === 'wasm') restoreStockMatMul();
+  if (backendName === 'wasm') {
+    restoreStockMatMul();
+    restoreStockGather();
+  }
   registered.delete(backendName);
 }
 
