@@ -2,8 +2,9 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Piscina from 'piscina';
-import { fitFoldPath, refitLogistic, scorePath, type CrossValidatedLogistic, type FoldPath } from './cross-validated-logistic';
+import { scorePath, type CrossValidatedLogistic, type FoldPath } from './cross-validated-logistic';
 import type { FeatureMatrix } from './logistic-regression';
+import runLogisticTask = require('./logistic-task');
 import { foldCount } from './stratified-folds';
 
 /** One feature matrix's logistic regression: its samples, labels, folds and L2 path. */
@@ -20,12 +21,6 @@ export type LogisticTask = { kind: 'fold'; job: LogisticJob; fold: number } | { 
 
 export type Refit = Pick<CrossValidatedLogistic, 'model' | 'standardization'>;
 export type ScoredPath = Pick<CrossValidatedLogistic, 'path' | 'strength' | 'estimate'>;
-
-export function runLogisticTask(task: LogisticTask): FoldPath | Refit {
-  const { features, labels, numClasses, foldOf, strengths } = task.job;
-  if (task.kind === 'fold') return fitFoldPath(features, labels, numClasses, foldOf, task.fold, strengths);
-  return refitLogistic(features, labels, numClasses, strengths, task.strength);
-}
 
 /**
  * Worker threads for the baseline's plain arithmetic (piscina), one per core: the folds of every

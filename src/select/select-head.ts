@@ -142,7 +142,7 @@ export async function selectHead(args: {
 
 /**
  * The baseline's cross-validation: the one select-features already ran on these features and folds,
- * or a new one in a worker thread (plain arithmetic), while the heads train here (tfjs).
+ * or a new one on worker threads (plain arithmetic), while the heads train here (tfjs).
  */
 function startBaseline(args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number): LogisticAside {
   if (args.baseline) return args.baseline;
