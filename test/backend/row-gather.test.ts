@@ -2,14 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { on, valuesOf as values } from '../helpers/backends';
 import { registerTrainingKernels, restoreStockKernels } from '../../src/backend/training-kernels';
-
-const values = (shape: number[], seed: number) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 5.3 + i * 0.7));
-
-async function on<T>(backend: 'wasm' | 'cpu', f: () => T): Promise<T> {
-  assert.ok(await tf.setBackend(backend));
-  return f();
-}
 
 describe('the wasm GatherV2 that copies whole rows', () => {
   before(async () => {

@@ -2,15 +2,8 @@ import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { on, valuesOf as values } from '../helpers/backends';
 import { registerTransposedMatMul, restoreStockMatMul, transposedMatMulRegistered } from '../../src/backend/kernels/transposed-matmul';
-
-/** Values of a shape, reproducible on either backend. */
-const values = (shape: number[], seed: number) => Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(seed * 7.1 + i * 1.3));
-
-async function on<T>(backend: 'wasm' | 'cpu', f: () => T): Promise<T> {
-  assert.ok(await tf.setBackend(backend));
-  return f();
-}
 
 describe('the wasm BatchMatMul that transposes its operands explicitly', () => {
   before(async () => {

@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { wasmKernelWrapper } from './wasm-kernel-wrapper';
 
 /**
  * wasm's GatherV2 moves one element at a time (about 57 ns each: 7 ms for 32 rows of 3,840 features,
@@ -12,13 +13,11 @@ interface WasmHeap {
   typedArrayFromHeap(info: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
 }
 
-let stock: tf.KernelConfig | undefined;
-
-function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
+function kernelFunc(args: Parameters<tf.KernelFunc>[0], stock: tf.KernelConfig): tf.TensorInfo | tf.TensorInfo[] {
   const { x, indices } = args.inputs as { x: tf.TensorInfo; indices: tf.TensorInfo };
   const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
   const rank = x.shape.length;
-  if (rank === 0 || (axis < 0 ? axis + rank : axis) !== 0 || batchDims !== 0 || x.dtype === 'string') return stock!.kernelFunc(args);
+  if (rank === 0 || (axis < 0 ? axis + rank : axis) !== 0 || batchDims !== 0 || x.dtype === 'string') return stock.kernelFunc(args);
   const heap = args.backend as unknown as WasmHeap;
   const rows = heap.readSync(indices.dataId);
   const rowCount = x.shape[0];
@@ -34,19 +33,9 @@ function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.Tens
   return out;
 }
 
-/** Replaces wasm's GatherV2 (idempotent). */
-export function registerRowGather(): void {
-  if (stock) return;
-  stock = tf.getKernel('GatherV2', 'wasm');
-  if (!stock) throw new Error('the wasm backend has no GatherV2 kernel to wrap (import @tensorflow/tfjs-backend-wasm first)');
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel({ ...stock, kernelFunc });
-}
+const wrapper = wasmKernelWrapper('GatherV2', kernelFunc);
 
+/** Replaces wasm's GatherV2 (idempotent). */
+export const registerRowGather = wrapper.register;
 /** Puts the stock kernel back (for benchmarks and tests). */
-export function restoreStockGather(): void {
-  if (!stock) return;
-  tf.unregisterKernel('GatherV2', 'wasm');
-  tf.registerKernel(stock);
-  stock = undefined;
-}
+export const restoreStockGather = wrapper.restore;

@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { asTensor, detach } from './kernel-result';
+import { wasmKernelWrapper } from './wasm-kernel-wrapper';
 
 /**
  * wasm's BatchMatMul with transposeA is ~14x slower than an explicit transpose followed by a plain
@@ -9,7 +10,6 @@ import { asTensor, detach } from './kernel-result';
  * head (3840 features, batch 32): 15 -> 10 ms a training step; with a hidden layer of 64, 35 -> 20 ms
  * for `a` alone and 20 -> 10 ms with `b` too.
  */
-let stock: tf.KernelConfig | undefined;
 
 /**
  * transposeB is slow too (x^T's gradient dy W^T; Gram matrices), but transposing b costs more than
@@ -18,12 +18,12 @@ let stock: tf.KernelConfig | undefined;
  */
 const MIN_ROWS_TO_SWAP_B = 8;
 
-function kernelFunc(args: Parameters<tf.KernelFunc>[0]): tf.TensorInfo | tf.TensorInfo[] {
+function kernelFunc(args: Parameters<tf.KernelFunc>[0], stock: tf.KernelConfig): tf.TensorInfo | tf.TensorInfo[] {
   const attrs = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
   const a = args.inputs.a!;
   const rows = attrs.transposeA ? a.shape[a.shape.length - 1] : a.shape[a.shape.length - 2];
   const swapB = attrs.transposeB && rows >= MIN_ROWS_TO_SWAP_B;
-  if (!attrs.transposeA && !swapB) return stock!.kernelFunc(args);
+  if (!attrs.transposeA && !swapB) return stock.kernelFunc(args);
   const backend = args.backend as tf.KernelBackend;
   const result = tf.tidy(() => {
     const left = asTensor(a);
@@ -39,24 +39,11 @@ function swapLastAxes(x: tf.Tensor): tf.Tensor {
   return tf.transpose(x, axes);
 }
 
+const wrapper = wasmKernelWrapper('BatchMatMul', kernelFunc);
+
 /** Replaces wasm's BatchMatMul (idempotent); the stock kernel still computes every plain product. */
-export function registerTransposedMatMul(): void {
-  if (stock) return;
-  stock = tf.getKernel('BatchMatMul', 'wasm');
-  if (!stock) throw new Error('the wasm backend has no BatchMatMul kernel to wrap (import @tensorflow/tfjs-backend-wasm first)');
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel({ ...stock, kernelFunc });
-}
-
+export const registerTransposedMatMul = wrapper.register;
 /** Puts the stock kernel back (for benchmarks and tests). */
-export function restoreStockMatMul(): void {
-  if (!stock) return;
-  tf.unregisterKernel('BatchMatMul', 'wasm');
-  tf.registerKernel(stock);
-  stock = undefined;
-}
-
+export const restoreStockMatMul = wrapper.restore;
 /** Whether the wrapper is registered. */
-export function transposedMatMulRegistered(): boolean {
-  return stock !== undefined;
-}
+export const transposedMatMulRegistered = wrapper.registered;
