@@ -18,6 +18,7 @@
  *
  *   npm run build && node scripts/hostile-load-test.js [--good-clients 8] [--good-requests 40]
  *        [--huge-clients 3] [--huge-requests 6] [--max-seconds 180] [--client-nice 10]
+ *   SERVE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" or "--trace-gc" profiles the server child (serve-child.js).
  */
 'use strict';
 const fs = require('node:fs');
@@ -84,6 +85,28 @@ function threadNices(pid) {
   return byName;
 }
 
+/** CPU ticks (user + system) and "name@nice" of each thread of process `pid`, by thread id. */
+function threadTicks(pid) {
+  const threads = new Map();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = statFields(pid, tid);
+      threads.set(tid, { key: `${name}@${fields[16]}`, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads;
+}
+
+/** CPU seconds the threads of process `pid` spent since the `before` snapshot, by name and (current) nice value, e.g. {"node@0": 1.2}. */
+function cpuSecondsSince(pid, before) {
+  const seconds = {};
+  for (const [tid, { key, ticks }] of threadTicks(pid)) seconds[key] = (seconds[key] ?? 0) + (ticks - (before.get(tid)?.ticks ?? 0)) / 100;
+  return seconds;
+}
+
 /** Milliseconds a thread has run, and waited runnable for a core, from its schedstat file (/proc/<pid>/task/<tid>/schedstat). */
 function schedMs(file) {
   const [running, waiting] = fs.readFileSync(file, 'utf8').split(' ').map(Number);
@@ -121,9 +144,9 @@ function heavyPng(side) {
  * the probes' own timing. Each probe also records how long, meanwhile, the prober and the server's
  * HTTP thread were runnable but waiting for a core, and how long that thread ran: a slow probe is
  * then either the server's (running) or the machine's (waiting).
- * stop() answers {health: [{at, ms, status, proberWaitMs, serverWaitMs, serverRunMs}], rss: [MiB], nice}.
+ * Resolves once the prober is warm; stop() answers {health: [{at, ms, status, proberWaitMs, serverWaitMs, serverRunMs}], rss: [MiB], nice}.
  */
-function startProber(url, pid) {
+async function startProber(url, pid) {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const fs = require('node:fs');
@@ -132,13 +155,17 @@ function startProber(url, pid) {
     const own = '/proc/' + fs.readlinkSync('/proc/thread-self') + '/schedstat';
     let probing = true;
     parentPort.on('message', () => (probing = false));
+    const probe = () => fetch(workerData.url + '/healthz').then((r) => r.status, () => 0);
     (async () => {
+      // Untimed: the first fetch in a thread loads and compiles undici (tens of ms) and opens the connection.
+      for (let i = 0; i < 5; i++) await probe();
+      parentPort.postMessage('ready');
       const health = [];
       const rss = [];
       while (probing) {
         const [prober, server] = [schedMs(own), schedMs(workerData.serverSchedstat)];
         const started = performance.now();
-        const status = await fetch(workerData.url + '/healthz').then((r) => r.status, () => 0);
+        const status = await probe();
         const ms = performance.now() - started;
         const [proberAfter, serverAfter] = [schedMs(own), schedMs(workerData.serverSchedstat)];
         const proberWaitMs = proberAfter.waiting - prober.waiting;
@@ -149,7 +176,10 @@ function startProber(url, pid) {
       parentPort.postMessage({ health, rss, nice: require('node:os').getPriority() });
     })();`;
   const worker = new Worker(code, { eval: true, workerData: { url, pid, serverSchedstat: mainThreadSchedstat(pid) } });
-  const done = new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  const failed = new Promise((_resolve, reject) => worker.once('error', reject));
+  const message = () => Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]);
+  await message(); // 'ready'
+  const done = message();
   return {
     stop: async () => {
       worker.postMessage('stop');
@@ -216,10 +246,11 @@ async function main() {
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
     deadline = Date.now() + maxSeconds * 1000;
 
-    const prober = startProber(server.url, server.child.pid);
+    const prober = await startProber(server.url, server.child.pid);
     // After the prober started: a thread starts at its creator's nice value, and only this one is lowered.
     os.setPriority(process.pid, Math.min(19, os.getPriority(process.pid) + clientNice));
     const httpThreadBefore = schedMs(mainThreadSchedstat(server.child.pid));
+    const ticksBefore = { server: threadTicks(server.child.pid), loadGenerator: threadTicks(process.pid) };
 
     const good = { sent: 0, ok: 0, lost: [], retries: 0, latencyMs: [] };
     const goodClient = async (client) => {
@@ -258,9 +289,11 @@ async function main() {
       malformedClient(),
       malformedClient(),
     ]);
-    const { health, rss, nice: proberNice } = await prober.stop();
     const seconds = (Date.now() - started) / 1000;
     const httpThreadAfter = schedMs(mainThreadSchedstat(server.child.pid));
+    // Before the prober's thread ends.
+    const cpuSeconds = { server: cpuSecondsSince(server.child.pid, ticksBefore.server), loadGenerator: cpuSecondsSince(process.pid, ticksBefore.loadGenerator) };
+    const { health, rss, nice: proberNice } = await prober.stop();
     const serverEventLoopDelayMs = await eventLoopDelayMs(server.url);
     const peakRss = rssMiB(server.child.pid, 'VmHWM');
     const healthMs = health.map((h) => h.ms);
@@ -289,6 +322,7 @@ async function main() {
       },
       serverEventLoopDelayMs,
       serverHttpThreadMs: { running: httpThreadAfter.running - httpThreadBefore.running, waitingForCore: httpThreadAfter.waiting - httpThreadBefore.waiting },
+      cpuSecondsByThreadAndNice: cpuSeconds,
       nice: { serverThreads: threadNices(server.child.pid), prober: proberNice, loadGenerator: os.getPriority(process.pid) },
       rssMiB: { atRest: baselineRss, maxSampled: Math.max(...rss), peak: peakRss, afterLoad: rssMiB(server.child.pid, 'VmRSS') },
     };
