@@ -10,10 +10,15 @@
  *   - a prober (in a worker thread of its own) GETs /healthz every 50 ms and reads the server's RSS from /proc.
  * Every good answer must equal the answer the idle server gave for the same request. Bounded: a fixed
  * number of requests per client, and the whole run is abandoned after --max-seconds (180).
+ * The server and the prober run at this process's priority; the thread driving the load runs
+ * --client-nice (10) nice steps below it, so that the load it generates does not delay the probes
+ * or the server's HTTP thread more than a client elsewhere would. Do not run the script under `nice`:
+ * the server would run niced too.
  * Prints ONE JSON document on stdout (progress on stderr). Linux only (/proc). Takes 1-2 minutes.
  *
  *   npm run build && node scripts/hostile-load-test.js [--good-clients 8] [--good-requests 40]
- *        [--huge-clients 3] [--huge-requests 6] [--max-seconds 180]
+ *        [--huge-clients 3] [--huge-requests 6] [--max-seconds 180] [--client-nice 10]
+ *   SERVE_NODE_FLAGS="--cpu-prof --cpu-prof-dir=DIR" or "--trace-gc" profiles the server child (serve-child.js).
  */
 'use strict';
 const fs = require('node:fs');
@@ -34,6 +39,7 @@ const goodRequests = option('good-requests', 40);
 const hugeClients = option('huge-clients', 3);
 const hugeRequests = option('huge-requests', 6);
 const maxSeconds = option('max-seconds', 180);
+const clientNice = option('client-nice', 10);
 const log = (message) => process.stderr.write(`${message}\n`);
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -56,6 +62,59 @@ async function eventLoopDelayMs(url) {
   const read = (name) => Number(text.match(new RegExp(`^finetune_serve_nodejs_eventloop_lag_${name}_seconds (\\S+)$`, 'm'))?.[1]) * 1000;
   return { p50: read('p50'), p99: read('p99'), max: read('max') };
 }
+
+/** Fields of /proc/<pid>/task/<tid>/stat after the thread's name: index 0 is field 3 (state). */
+function statFields(pid, tid) {
+  const stat = fs.readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** The server's threads by name, with how many run at each nice value: {"serve-inference": {"10": 2}, ...}. */
+function threadNices(pid) {
+  const byName = {};
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const nice = statFields(pid, tid)[16];
+      byName[name] ??= {};
+      byName[name][nice] = (byName[name][nice] ?? 0) + 1;
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return byName;
+}
+
+/** CPU ticks (user + system) and "name@nice" of each thread of process `pid`, by thread id. */
+function threadTicks(pid) {
+  const threads = new Map();
+  for (const tid of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = fs.readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      const fields = statFields(pid, tid);
+      threads.set(tid, { key: `${name}@${fields[16]}`, ticks: Number(fields[11]) + Number(fields[12]) });
+    } catch {
+      // The thread ended meanwhile.
+    }
+  }
+  return threads;
+}
+
+/** CPU seconds the threads of process `pid` spent since the `before` snapshot, by name and (current) nice value, e.g. {"node@0": 1.2}. */
+function cpuSecondsSince(pid, before) {
+  const seconds = {};
+  for (const [tid, { key, ticks }] of threadTicks(pid)) seconds[key] = (seconds[key] ?? 0) + (ticks - (before.get(tid)?.ticks ?? 0)) / 100;
+  return seconds;
+}
+
+/** Milliseconds a thread has run, and waited runnable for a core, from its schedstat file (/proc/<pid>/task/<tid>/schedstat). */
+function schedMs(file) {
+  const [running, waiting] = fs.readFileSync(file, 'utf8').split(' ').map(Number);
+  return { running: running / 1e6, waiting: waiting / 1e6 };
+}
+
+/** The schedstat file of the main thread (the one answering HTTP) of process `pid`. */
+const mainThreadSchedstat = (pid) => `/proc/${pid}/task/${pid}/schedstat`;
 
 async function post(url, body, contentType) {
   const started = performance.now();
@@ -82,29 +141,45 @@ function heavyPng(side) {
 /**
  * Probes /healthz every 50 ms and reads the server's RSS, in a worker thread of its own: this process's
  * event loop is busy driving the load (encoding 14 MB bodies, comparing answers), which would delay
- * the probes' own timing. stop() answers {health: [{ms, status}], rss: [MiB]}.
+ * the probes' own timing. Each probe also records how long, meanwhile, the prober and the server's
+ * HTTP thread were runnable but waiting for a core, and how long that thread ran: a slow probe is
+ * then either the server's (running) or the machine's (waiting).
+ * Resolves once the prober is warm; stop() answers {health: [{at, ms, status, proberWaitMs, serverWaitMs, serverRunMs}], rss: [MiB], nice}.
  */
-function startProber(url, pid) {
+async function startProber(url, pid) {
   const code = `
     const { parentPort, workerData } = require('node:worker_threads');
     const fs = require('node:fs');
     const rssMiB = ${rssMiB.toString()};
+    const schedMs = ${schedMs.toString()};
+    const own = '/proc/' + fs.readlinkSync('/proc/thread-self') + '/schedstat';
     let probing = true;
     parentPort.on('message', () => (probing = false));
+    const probe = () => fetch(workerData.url + '/healthz').then((r) => r.status, () => 0);
     (async () => {
+      // Untimed: the first fetch in a thread loads and compiles undici (tens of ms) and opens the connection.
+      for (let i = 0; i < 5; i++) await probe();
+      parentPort.postMessage('ready');
       const health = [];
       const rss = [];
       while (probing) {
+        const [prober, server] = [schedMs(own), schedMs(workerData.serverSchedstat)];
         const started = performance.now();
-        const status = await fetch(workerData.url + '/healthz').then((r) => r.status, () => 0);
-        health.push({ ms: performance.now() - started, status });
+        const status = await probe();
+        const ms = performance.now() - started;
+        const [proberAfter, serverAfter] = [schedMs(own), schedMs(workerData.serverSchedstat)];
+        const proberWaitMs = proberAfter.waiting - prober.waiting;
+        health.push({ at: Date.now(), ms, status, proberWaitMs, serverWaitMs: serverAfter.waiting - server.waiting, serverRunMs: serverAfter.running - server.running });
         rss.push(rssMiB(workerData.pid, 'VmRSS'));
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
-      parentPort.postMessage({ health, rss });
+      parentPort.postMessage({ health, rss, nice: require('node:os').getPriority() });
     })();`;
-  const worker = new Worker(code, { eval: true, workerData: { url, pid } });
-  const done = new Promise((resolve, reject) => worker.once('message', resolve).once('error', reject));
+  const worker = new Worker(code, { eval: true, workerData: { url, pid, serverSchedstat: mainThreadSchedstat(pid) } });
+  const failed = new Promise((_resolve, reject) => worker.once('error', reject));
+  const message = () => Promise.race([new Promise((resolve) => worker.once('message', resolve)), failed]);
+  await message(); // 'ready'
+  const done = message();
   return {
     stop: async () => {
       worker.postMessage('stop');
@@ -171,7 +246,11 @@ async function main() {
     log(`server RSS at rest ${baselineRss.toFixed(0)} MiB; load for at most ${maxSeconds} s`);
     deadline = Date.now() + maxSeconds * 1000;
 
-    const prober = startProber(server.url, server.child.pid);
+    const prober = await startProber(server.url, server.child.pid);
+    // After the prober started: a thread starts at its creator's nice value, and only this one is lowered.
+    os.setPriority(process.pid, Math.min(19, os.getPriority(process.pid) + clientNice));
+    const httpThreadBefore = schedMs(mainThreadSchedstat(server.child.pid));
+    const ticksBefore = { server: threadTicks(server.child.pid), loadGenerator: threadTicks(process.pid) };
 
     const good = { sent: 0, ok: 0, lost: [], retries: 0, latencyMs: [] };
     const goodClient = async (client) => {
@@ -210,8 +289,11 @@ async function main() {
       malformedClient(),
       malformedClient(),
     ]);
-    const { health, rss } = await prober.stop();
     const seconds = (Date.now() - started) / 1000;
+    const httpThreadAfter = schedMs(mainThreadSchedstat(server.child.pid));
+    // Before the prober's thread ends.
+    const cpuSeconds = { server: cpuSecondsSince(server.child.pid, ticksBefore.server), loadGenerator: cpuSecondsSince(process.pid, ticksBefore.loadGenerator) };
+    const { health, rss, nice: proberNice } = await prober.stop();
     const serverEventLoopDelayMs = await eventLoopDelayMs(server.url);
     const peakRss = rssMiB(server.child.pid, 'VmHWM');
     const healthMs = health.map((h) => h.ms);
@@ -236,8 +318,12 @@ async function main() {
         failed: health.filter((h) => h.status !== 200).length,
         ms: { p50: percentile(healthMs, 50), p99: percentile(healthMs, 99), max: Math.max(...healthMs) },
         over100ms: healthMs.filter((ms) => ms > 100).length,
+        slowest: [...health].sort((a, b) => b.ms - a.ms).slice(0, 3).map(({ at, status: _status, ...probe }) => ({ atSecond: (at - started) / 1000, ...probe })),
       },
       serverEventLoopDelayMs,
+      serverHttpThreadMs: { running: httpThreadAfter.running - httpThreadBefore.running, waitingForCore: httpThreadAfter.waiting - httpThreadBefore.waiting },
+      cpuSecondsByThreadAndNice: cpuSeconds,
+      nice: { serverThreads: threadNices(server.child.pid), prober: proberNice, loadGenerator: os.getPriority(process.pid) },
       rssMiB: { atRest: baselineRss, maxSampled: Math.max(...rss), peak: peakRss, afterLoad: rssMiB(server.child.pid, 'VmRSS') },
     };
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

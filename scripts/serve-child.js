@@ -6,6 +6,7 @@
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const readline = require('node:readline');
 
 const root = path.join(__dirname, '..');
 const cli = path.join(root, 'bin', 'finetune.js');
@@ -29,18 +30,24 @@ function trainTinyExport(work, { imageSize, epochs, name }) {
   return path.dirname(JSON.parse(run.stdout).exportDir);
 }
 
-/** `finetune serve` in a child process; resolves with {child, exited, stderr(), url, port, model} once it listens. */
+/**
+ * `finetune serve` in a child process; resolves with {child, exited, stderr(), url, port, model} once it listens.
+ * SERVE_NODE_FLAGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" or "--trace-gc") are given to the server's node
+ * only; what they print on stdout is passed on to this process's stderr.
+ */
 function startServer(basePath, extraArgs = []) {
   const args = ['serve', '--model-base-path', basePath, '--env', 'test', '--port', '0', '--json', ...extraArgs];
-  const child = spawn(process.execPath, [cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  const nodeFlags = (process.env.SERVE_NODE_FLAGS ?? '').split(' ').filter(Boolean);
+  const child = spawn(process.execPath, [...nodeFlags, cli, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stderr = '';
   child.stderr.on('data', (chunk) => (stderr += chunk));
   const exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
   return new Promise((resolve, reject) => {
-    let stdout = '';
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      if (stdout.includes('\n')) resolve({ child, exited, stderr: () => stderr, ...JSON.parse(stdout.split('\n')[0]) });
+    let listening = false;
+    readline.createInterface({ input: child.stdout }).on('line', (line) => {
+      if (listening || !line.startsWith('{')) return process.stderr.write(`${line}\n`);
+      listening = true;
+      resolve({ child, exited, stderr: () => stderr, ...JSON.parse(line) });
     });
     exited.then((code) => reject(new Error(`serve exited ${code}:\n${stderr}`)));
   });

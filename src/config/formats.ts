@@ -44,6 +44,7 @@ export function registerConfigFormats(): void {
     'non-negative-number': numberFormat('non-negative-number', 'a number >= 0', (x) => x >= 0),
     'fraction-below-one': numberFormat('fraction-below-one', 'a number in [0, 1)', (x) => x >= 0 && x < 1),
     'open-fraction': numberFormat('open-fraction', 'a number in (0, 1)', (x) => x > 0 && x < 1),
+    'nice-steps': numberFormat('nice-steps', 'an integer in 0..19 (nice steps, as nice -n takes; 0 leaves the priority unchanged)', (x) => Number.isInteger(x) && x >= 0 && x <= 19),
     'tcp-port': numberFormat('tcp-port', 'a port number in 0..65535 (0 picks a free one)', (x) => Number.isInteger(x) && x >= 0 && x <= 65535),
     fraction: numberFormat('fraction', 'a number in [0, 1]', (x) => x >= 0 && x <= 1),
     'fraction-up-to-one': numberFormat('fraction-up-to-one', 'a number in (0, 1]', (x) => x > 0 && x <= 1),

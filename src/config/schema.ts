@@ -624,6 +624,13 @@ export const configSchema = {
       env: 'FINETUNE_SERVE_PARSE_WORKERS',
       arg: 'parse-workers',
     },
+    workerNice: {
+      doc: "Nice steps the server's other threads (inference and body-parse workers, libvips' decoding threads) run below the thread answering HTTP, so /healthz, admission and small requests get a core while batches compute (Linux; 0 leaves them at its priority). If the system refuses, a warning is logged and serving goes on.",
+      format: 'nice-steps',
+      default: 10,
+      env: 'FINETUNE_SERVE_WORKER_NICE',
+      arg: 'worker-nice',
+    },
     drainSeconds: {
       doc: 'After SIGTERM/SIGINT, seconds requests in flight may take to finish; then the remaining connections are closed and the server exits.',
       format: 'seconds',

@@ -2,13 +2,14 @@
  * Worker thread that parses :predict bodies (body-parsers.ts), so that a 16 MB JSON body of pixel
  * arrays (millions of small arrays to build, check and collect) never stalls the thread answering HTTP.
  *
- * Protocol: each {id, body, size, maxInstances} (body transferred) is answered with
+ * Protocol. workerData: {nice}. The worker lowers its priority by `nice` steps, posting {priorityFailure}
+ * if it cannot; then each {id, body, size, maxInstances} (body transferred) is answered with
  * {id, parsed} (typed arrays transferred) or {id, status, message}.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { parsePredictBody, type ParsedBody } from './instance-arrays';
 import { RequestError } from './request-error';
-import { lowerThreadPriority } from './thread-priority';
+import { lowerThreadPriority, nameThread } from './thread-priority';
 
 export interface ParseRequest {
   id: number;
@@ -17,9 +18,11 @@ export interface ParseRequest {
   maxInstances: number;
 }
 
-export type ParseReply = { id: number; parsed: ParsedBody } | { id: number; status: number; message: string };
+export type ParseReply = { id: number; parsed: ParsedBody } | { id: number; status: number; message: string } | { priorityFailure: string };
 
-lowerThreadPriority();
+nameThread('serve-parse');
+const priorityFailure = lowerThreadPriority((workerData as { nice?: number } | null)?.nice ?? 0);
+if (priorityFailure) parentPort?.postMessage({ priorityFailure } satisfies ParseReply);
 
 parentPort?.on('message', (request: ParseRequest) => {
   let reply: ParseReply;

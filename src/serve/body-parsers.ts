@@ -5,6 +5,7 @@ import { RuntimeFailure } from '../errors';
 import type { ParseReply, ParseRequest } from './body-parse-worker';
 import { parsePredictBody, type InstanceLimits, type ParsedBody } from './instance-arrays';
 import { RequestError } from './request-error';
+import type { WorkerPriority } from './thread-priority';
 import { terminateWorker } from './worker-version-model';
 
 /**
@@ -23,14 +24,17 @@ interface Parser {
  * Worker threads that parse large :predict bodies (body-parse-worker.ts): JSON.parse of a large body
  * and the checks of its pixel arrays run there; the thread answering HTTP gets typed arrays back. Each
  * body goes to the parser with the fewest in hand; a parser that dies fails its bodies and is
- * started again for the next one.
+ * started again for the next one. Without `priority` parsers run at the priority of the thread starting them.
  */
 export class BodyParsers {
   private readonly parsers: (Parser | undefined)[];
   private nextId = 0;
   private closed = false;
 
-  constructor(count: number) {
+  constructor(
+    count: number,
+    private readonly priority?: WorkerPriority,
+  ) {
     this.parsers = new Array(Math.max(1, count)).fill(undefined);
   }
 
@@ -75,9 +79,10 @@ export class BodyParsers {
   private start(slot: number): Parser {
     const script = path.join(__dirname, 'body-parse-worker.js');
     if (!fs.existsSync(script)) throw new RuntimeFailure('The body parser script is missing: run npm run build.');
-    const parser: Parser = { worker: new Worker(script), pending: new Map() };
+    const parser: Parser = { worker: new Worker(script, { workerData: { nice: this.priority?.steps ?? 0 } }), pending: new Map() };
     parser.worker.unref();
     parser.worker.on('message', (reply: ParseReply) => {
+      if ('priorityFailure' in reply) return this.priority?.failed(reply.priorityFailure);
       const waiting = parser.pending.get(reply.id);
       parser.pending.delete(reply.id);
       if (!waiting) return;

@@ -2,8 +2,8 @@
  * Worker thread of one served version (version-model.ts): its own tfjs and backend and its own copy
  * of the export, loaded with the same code as predict and evaluate.
  *
- * Protocol. workerData: {dir, backend, compiled}. The worker posts {type: 'ready', metadata, labels} once
- * loaded (or {type: 'error'}), then answers each {type: 'predict'} with {type: 'result'}
+ * Protocol. workerData: {dir, backend, compiled, nice}. The worker lowers its priority by `nice` steps and
+ * posts {type: 'ready', metadata, labels, priorityFailure?} once loaded (or {type: 'error'}), then answers each {type: 'predict'} with {type: 'result'}
  * (probabilities as a transferred Float32Array, row-major) or {type: 'error'}.
  */
 import 'reflect-metadata';
@@ -11,12 +11,12 @@ import * as tf from '@tensorflow/tfjs';
 import { parentPort, workerData } from 'node:worker_threads';
 import type { ExportMetadata } from '../export/export-metadata';
 import { loadExport, type LoadedExport } from '../export/load-export';
-import { lowerThreadPriority } from './thread-priority';
+import { lowerThreadPriority, nameThread } from './thread-priority';
 
 export type InferenceRequest = { type: 'predict'; id: number; pixels: Float32Array; count: number; size: number };
 
 export type InferenceReply =
-  | { type: 'ready'; metadata: ExportMetadata; labels: string[] }
+  | { type: 'ready'; metadata: ExportMetadata; labels: string[]; priorityFailure?: string }
   | { type: 'result'; id: number; values: Float32Array }
   | { type: 'error'; id?: number; message: string };
 
@@ -27,8 +27,9 @@ function describe(error: unknown): string {
 async function main(): Promise<void> {
   const port = parentPort;
   if (!port) throw new Error('inference-worker.js must run as a worker thread');
-  const { dir, backend, compiled } = workerData as { dir: string; backend: string; compiled?: boolean };
-  lowerThreadPriority();
+  const { dir, backend, compiled, nice } = workerData as { dir: string; backend: string; compiled?: boolean; nice?: number };
+  nameThread('serve-inference');
+  const priorityFailure = lowerThreadPriority(nice ?? 0);
   let loaded: LoadedExport;
   try {
     if (backend === 'wasm') require('@tensorflow/tfjs-backend-wasm');
@@ -53,7 +54,7 @@ async function main(): Promise<void> {
       output?.dispose();
     }
   });
-  port.postMessage({ type: 'ready', metadata: loaded.metadata, labels: loaded.labels } satisfies InferenceReply);
+  port.postMessage({ type: 'ready', metadata: loaded.metadata, labels: loaded.labels, priorityFailure } satisfies InferenceReply);
 }
 
 void main().catch((error) => {

@@ -5,16 +5,10 @@ import { decodeOptionsFor } from '../pipeline/classify-images';
 import type { ImageDecoder } from '../preprocess/image-decoder';
 import { RequestError } from './request-error';
 import type { ServedVersion } from './served-version';
-import { lowerThreadsNamed } from './thread-priority';
+import type { WorkerPriority } from './thread-priority';
 
 /** Images up to this many pixels (a 12-megapixel photo's thumbnail, any usual upload to a 224 model) skip the queue. */
 const SMALL_IMAGE_PIXELS = 1_000_000;
-/**
- * After a large decode, libvips' threads (started by libvips at the priority of the thread answering
- * HTTP) are lowered like the inference and parse workers: measured in the hostile load test, that thread
- * waited for a core longer than it ran, behind two 16 MP decodes and the other work.
- */
-const lowerDecodingThreads = () => lowerThreadsNamed('libvips worker');
 
 /**
  * The server's image decoding: the training decoder (same resize, same pixels), under serving's own
@@ -22,6 +16,9 @@ const lowerDecodingThreads = () => lowerThreadsNamed('libvips worker');
  * large images costs a bounded amount of memory and leaves the cores to the model, while small
  * images never wait behind large ones. The size is read from the header first (cheap), so an image
  * over the limit is refused before it waits for anything.
+ * After a large decode, libvips' threads (started by libvips at the priority of the thread answering
+ * HTTP) are lowered like the inference and parse workers (`priority`): measured in the hostile load
+ * test, that thread waited for a core longer than it ran, behind two 16 MP decodes and the other work.
  */
 export class LimitedDecoder {
   private readonly limit: pLimit.Limit;
@@ -30,6 +27,7 @@ export class LimitedDecoder {
     private readonly decoder: ImageDecoder,
     private readonly maxInputPixels: number,
     concurrency: number,
+    private readonly priority?: WorkerPriority,
   ) {
     this.limit = pLimit(concurrency);
   }
@@ -40,7 +38,7 @@ export class LimitedDecoder {
     const pixels = await headerPixels(buffer);
     if (pixels > this.maxInputPixels) throw this.tooLarge(where, served);
     const decode = () => this.decode(buffer, where, served);
-    return pixels <= SMALL_IMAGE_PIXELS ? decode() : this.limit(() => decode().finally(lowerDecodingThreads));
+    return pixels <= SMALL_IMAGE_PIXELS ? decode() : this.limit(() => decode().finally(() => this.priority?.lowerThreadsNamed('libvips worker')));
   }
 
   private async decode(buffer: Buffer, where: string, served: ServedVersion): Promise<Uint8Array> {

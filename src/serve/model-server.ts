@@ -14,6 +14,7 @@ import { LimitedDecoder } from './limited-decoder';
 import { ModelVersions } from './model-versions';
 import { createPredictionServer } from './prediction-server';
 import { ServeMetrics } from './serve-metrics';
+import { WorkerPriority } from './thread-priority';
 
 export interface RunningServer {
   /** http://host:port */
@@ -55,21 +56,22 @@ export class ModelServer {
     const thread = serve.inferenceThread === 'worker' && (backend.name === 'wasm' || backend.name === 'cpu') ? 'worker' : 'main';
     const workers = thread === 'worker' ? workerCount(serve.inferenceWorkers) : 1;
     const metrics = new ServeMetrics();
+    const priority = new WorkerPriority(serve.workerNice, this.logger);
     const versions = new ModelVersions(basePath, {
       batching: { maxBatchSize: serve.maxBatchSize, batchTimeoutMs: serve.batchTimeoutMs, maxQueuedImages: serve.maxQueuedImages, onBatch: (size) => metrics.batchSize.observe(size) },
       pollSeconds: serve.pollSeconds,
       maxLoadedVersions: serve.maxLoadedVersions,
       logger: this.logger,
-      inference: { thread, backend: backend.name, workers, loadTimeoutSeconds: serve.loadTimeoutSeconds, compiled: this.config.runtime.compiledForward },
+      inference: { thread, backend: backend.name, workers, loadTimeoutSeconds: serve.loadTimeoutSeconds, compiled: this.config.runtime.compiledForward, priority },
       onServing: (version) => metrics.servedVersion.set(version),
     });
     await versions.start();
     if (!versions.ready) this.logger.warn(`no version under ${basePath} yet; serving it once one appears`);
-    const parsers = new BodyParsers(serve.parseWorkers);
+    const parsers = new BodyParsers(serve.parseWorkers, priority);
     const app = await createPredictionServer({
       modelName,
       versions,
-      decoder: new LimitedDecoder(this.decoder, serve.maxInputPixels, serve.decodeConcurrency),
+      decoder: new LimitedDecoder(this.decoder, serve.maxInputPixels, serve.decodeConcurrency, priority),
       parsers,
       metrics,
       maxInstances: serve.maxInstances,

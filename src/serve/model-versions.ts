@@ -4,6 +4,7 @@ import type { Logger } from '../logger';
 import { folderFingerprint } from './folder-fingerprint';
 import { RequestError } from './request-error';
 import { ServedVersion, type BatchingOptions } from './served-version';
+import type { WorkerPriority } from './thread-priority';
 import { loadVersionModel, type InferenceThread, type WorkerHealth } from './version-model';
 
 /** TF Serving's model_version_status entry. */
@@ -19,8 +20,8 @@ export interface ModelVersionsOptions {
   /** The newest version plus versions pinned by requests, loaded on demand. */
   maxLoadedVersions: number;
   logger: Logger;
-  /** Where forward passes run, and on which tfjs backend; how long a version may take to load. */
-  inference: { thread: InferenceThread; backend: string; workers: number; loadTimeoutSeconds: number; compiled?: boolean };
+  /** Where forward passes run, and on which tfjs backend; how long a version may take to load; at which priority. */
+  inference: { thread: InferenceThread; backend: string; workers: number; loadTimeoutSeconds: number; compiled?: boolean; priority?: WorkerPriority };
   /** Told every time the newest served version changes. */
   onServing?: (version: number) => void;
 }

@@ -3,6 +3,7 @@ import { loadExport } from '../export/load-export';
 import type { ExportMetadata } from '../export/export-metadata';
 import type { Logger } from '../logger';
 import { stackPixels } from '../pipeline/classify-images';
+import type { WorkerPriority } from './thread-priority';
 import { WorkerPoolModel } from './worker-pool-model';
 
 /** Raw RGB [0, 255] pixels of one image, HWC at the model's input size. */
@@ -36,6 +37,8 @@ export interface LoadVersionOptions {
   /** Run the export compiled (runtime.compiledForward; the default) rather than through predict. */
   compiled?: boolean;
   logger?: Logger;
+  /** How far below the thread starting them inference workers run; by default at its priority. */
+  priority?: WorkerPriority;
 }
 
 /**

@@ -1,6 +1,7 @@
 import type { ExportMetadata } from '../export/export-metadata';
 import type { Logger } from '../logger';
 import { RequestError } from './request-error';
+import type { WorkerPriority } from './thread-priority';
 import type { Pixels, VersionModel, WorkerHealth } from './version-model';
 import { InferenceWorkerExited, WorkerVersionModel } from './worker-version-model';
 
@@ -13,6 +14,8 @@ export interface WorkerPoolOptions {
   /** Longest a worker (first or replacement) may take to load the version. */
   loadTimeoutMs: number;
   logger?: Logger;
+  /** How far below the thread starting them the workers run; by default at its priority. */
+  priority?: WorkerPriority;
 }
 
 /** Longest pause between two attempts to replace a dead worker (doubling from 1 s). */

@@ -4,6 +4,7 @@ import { Worker } from 'node:worker_threads';
 import { RuntimeFailure } from '../errors';
 import type { ExportMetadata } from '../export/export-metadata';
 import type { InferenceReply, InferenceRequest } from './inference-worker';
+import type { WorkerPriority } from './thread-priority';
 import type { Pixels } from './version-model';
 
 /** The inference worker of a batch ended (crashed, killed or unloaded) before answering: the batch may run elsewhere. */
@@ -54,23 +55,24 @@ export class WorkerVersionModel {
 
   /**
    * Starts a worker on an export folder and waits until it has loaded it. An abort (the load
-   * timeout) terminates the worker: a worker stuck in a blocking read ends with it.
+   * timeout) terminates the worker: a worker stuck in a blocking read ends with it. Without `priority`
+   * the worker runs at the priority of the thread starting it.
    */
   static async start(
-    { dir, backend, compiled = true }: { dir: string; backend: string; compiled?: boolean },
+    { dir, backend, compiled = true, priority }: { dir: string; backend: string; compiled?: boolean; priority?: WorkerPriority },
     signal: AbortSignal,
     onExit: (error: Error) => void = () => {},
   ): Promise<WorkerVersionModel> {
     const script = path.join(__dirname, 'inference-worker.js');
     if (!fs.existsSync(script)) throw new RuntimeFailure('The inference worker script is missing: run npm run build.');
     signal.throwIfAborted();
-    const worker = new Worker(script, { workerData: { dir, backend, compiled } });
+    const worker = new Worker(script, { workerData: { dir, backend, compiled, nice: priority?.steps ?? 0 } });
     // Only these listeners come off afterwards: Worker keeps listeners of its own (port referencing).
     let onMessage: (reply: InferenceReply) => void = () => {};
     let onWorkerExit: (code: number) => void = () => {};
     let onError: (error: Error) => void = () => {};
     let onAbort: () => void = () => {};
-    const ready = await new Promise<{ metadata: ExportMetadata; labels: string[] }>((resolve, reject) => {
+    const ready = await new Promise<{ metadata: ExportMetadata; labels: string[]; priorityFailure?: string }>((resolve, reject) => {
       onMessage = (reply) => {
         if (reply.type === 'ready') resolve(reply);
         else reject(new Error(reply.type === 'error' ? reply.message : `unexpected ${reply.type}`));
@@ -89,6 +91,7 @@ export class WorkerVersionModel {
         worker.off('message', onMessage).off('error', onError).off('exit', onWorkerExit);
         signal.removeEventListener('abort', onAbort);
       });
+    priority?.failed(ready.priorityFailure);
     return new WorkerVersionModel(worker, ready.metadata, ready.labels, onExit);
   }
 

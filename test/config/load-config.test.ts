@@ -203,6 +203,13 @@ describe('refusals', () => {
     { name: 'hiddenUnits 3', sources: { flags: { 'hidden-units': '3' } }, parts: ['train.hiddenUnits', '3', 'power of two'] },
     { name: "fit 'stretch'", sources: { flags: { fit: 'stretch' } }, parts: ['preprocess.fit', 'stretch', 'cover', 'contain'] },
     { name: "hubUrl 'not a url'", sources: { flags: { 'hub-url': 'not a url' } }, parts: ['base.hubUrl', 'not a url', 'URL'] },
+    { name: 'serve worker nice 20 (flag)', sources: { flags: { 'worker-nice': '20' } }, parts: ['serve.workerNice', '20', 'an integer in 0..19'] },
+    {
+      name: 'serve worker nice -1 (variable)',
+      sources: { environment: { FINETUNE_SERVE_WORKER_NICE: '-1' } },
+      parts: ['serve.workerNice', '-1', 'an integer in 0..19', 'env FINETUNE_SERVE_WORKER_NICE'],
+    },
+    { name: 'serve worker nice 2.5 (flag)', sources: { flags: { 'worker-nice': '2.5' } }, parts: ['serve.workerNice', '2.5', 'nice steps'] },
     { name: 'learning rate -0.1', sources: { flags: { 'learning-rate': '-0.1' } }, parts: ['train.learningRate', '-0.1', 'a number > 0'] },
   ];
   for (const { name, sources, parts } of invalid) {

@@ -9,6 +9,7 @@ import { SharpImageDecoder } from '../../src/preprocess/sharp-image-decoder';
 import { LimitedDecoder } from '../../src/serve/limited-decoder';
 import { RequestError } from '../../src/serve/request-error';
 import { ServedVersion } from '../../src/serve/served-version';
+import { WorkerPriority } from '../../src/serve/thread-priority';
 import type { Pixels, VersionModel } from '../../src/serve/version-model';
 
 const metadata = { input: { height: 8, width: 8, channels: 3, range: [0, 255], resize: { fit: 'cover', kernel: 'lanczos3', decoder: 'sharp' } } } as unknown as ExportMetadata;
@@ -84,7 +85,7 @@ describe('admission control', () => {
 
 describe('LimitedDecoder priority', () => {
   it('lowers the priority of the libvips threads that large decodes run on, below the thread answering HTTP', async () => {
-    const decoder = new LimitedDecoder(new SharpImageDecoder(), 4_000_000, 2);
+    const decoder = new LimitedDecoder(new SharpImageDecoder(), 4_000_000, 2, new WorkerPriority(6));
     const large = await sharp({ create: { width: 1200, height: 1000, channels: 3, background: { r: 10, g: 200, b: 10 } } }).png().toBuffer();
     const served = { size: 8, model: { metadata } } as unknown as ServedVersion;
     await decoder.pixels(large, 'image', served);
@@ -92,6 +93,6 @@ describe('LimitedDecoder priority', () => {
     const libvips = tasks.filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === 'libvips worker');
     assert.ok(libvips.length > 0, 'no libvips worker threads');
     const own = os.getPriority(process.pid);
-    for (const tid of libvips) assert.equal(os.getPriority(tid), Math.min(19, own + 10), `libvips thread ${tid}`);
+    for (const tid of libvips) assert.equal(os.getPriority(tid), Math.min(19, own + 6), `libvips thread ${tid}`);
   });
 });

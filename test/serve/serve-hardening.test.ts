@@ -34,6 +34,20 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
+/** Ids of this process's threads called `name` (Linux: /proc/self/task/<tid>/comm). */
+function threadsNamed(name: string): number[] {
+  return fs
+    .readdirSync('/proc/self/task')
+    .map(Number)
+    .filter((tid) => fs.readFileSync(`/proc/self/task/${tid}/comm`, 'utf8').trim() === name);
+}
+
+/** Nice value of thread `tid` of this process: field 19 of /proc/self/task/<tid>/stat (the fields after the name). */
+function niceOf(tid: number): number {
+  const stat = fs.readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[16]);
+}
+
 /** A POST sent with http.request as curl -d sends it: no Content-Type, or form-urlencoded. */
 function rawPost(url: string, body: string, headers: Record<string, string>): Promise<{ status: number; body: Json }> {
   return new Promise((resolve, reject) => {
@@ -236,6 +250,20 @@ describe('finetune serve, hardened (issue 15)', () => {
     const broken = await call(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: `${JSON.stringify({ instances: new Array(30).fill(pixels) }).slice(0, -2)}` });
     assert.equal(broken.status, 400);
     assert.match(broken.body.error, /not valid JSON/);
+  });
+
+  it('item 10: inference and body-parse workers run serve.workerNice steps below the thread answering HTTP; 0 leaves them at its priority', { skip: process.platform !== 'linux' }, async () => {
+    const httpNice = niceOf(process.pid); // this thread's: the server answers HTTP on it
+    for (const workerNice of [7, 0]) {
+      const before = new Set([...threadsNamed('serve-inference'), ...threadsNamed('serve-parse')]);
+      const name = `nice-${workerNice}`;
+      const server = await start(await freshBase(small, name), { workerNice, inferenceWorkers: 1 });
+      // Over 64 kB: parsed in a parse worker, started for it.
+      assert.equal((await postJson(`${server.url}/v1/models/${name}:predict`, { instances: new Array(30).fill(pixels) })).status, 200);
+      const started = [...threadsNamed('serve-inference'), ...threadsNamed('serve-parse')].filter((tid) => !before.has(tid));
+      assert.equal(started.length, 2, `threads started: ${started.length} (one inference worker, one parse worker)`);
+      assert.deepEqual(started.map(niceOf), [httpNice + workerNice, httpNice + workerNice].map((nice) => Math.min(19, nice)), `serve.workerNice ${workerNice}`);
+    }
   });
 
   it('item 9: /metadata, statuses and errors do not reveal the configuration or paths on the server', async () => {
