@@ -18,7 +18,7 @@
  * - The reported accuracy pools all folds: correct held-out predictions / samples.
  * Plain TypeScript on Float64Arrays: deterministic for a seed, independent of the tfjs backend.
  */
-import { gramOfRows } from '../linear-algebra/row-products';
+import { gramOfRows, rowProducts } from '../linear-algebra/row-products';
 import { checkLabels, toRowMajor, transpose, type FeatureRows } from './logme';
 import { stratifiedFolds as foldsOf } from '../select/stratified-folds';
 
@@ -270,52 +270,10 @@ function fitAndPredict(
 
 /**
  * M (rows x inner) times T^T, for T stored as k rows of `inner` values: every entry is a dot
- * product of two contiguous rows (the fast form in plain JS; two columns of the result share
- * each load of M). Writes out[i * k + c], or out[c * rows + i] when `transposedOut`.
+ * product of two contiguous rows. Writes out[i * k + c], or out[c * rows + i] when `transposedOut`.
  */
 function multiply(M: Float64Array, rows: number, inner: number, T: Float64Array, k: number, out: Float64Array, transposedOut = false): void {
-  const rowStride = transposedOut ? 1 : k;
-  const colStride = transposedOut ? rows : 1;
-  for (let i = 0; i < rows; i++) {
-    const mi = i * inner;
-    let c = 0;
-    for (; c + 1 < k; c += 2) {
-      const ta = c * inner;
-      const tb = ta + inner;
-      let a0 = 0;
-      let a1 = 0;
-      let b0 = 0;
-      let b1 = 0;
-      let t = 0;
-      for (; t + 1 < inner; t += 2) {
-        const m0 = M[mi + t];
-        const m1 = M[mi + t + 1];
-        a0 += m0 * T[ta + t];
-        a1 += m1 * T[ta + t + 1];
-        b0 += m0 * T[tb + t];
-        b1 += m1 * T[tb + t + 1];
-      }
-      if (t < inner) {
-        const m0 = M[mi + t];
-        a0 += m0 * T[ta + t];
-        b0 += m0 * T[tb + t];
-      }
-      out[i * rowStride + c * colStride] = a0 + a1;
-      out[i * rowStride + (c + 1) * colStride] = b0 + b1;
-    }
-    if (c < k) {
-      const tc = c * inner;
-      let s0 = 0;
-      let s1 = 0;
-      let t = 0;
-      for (; t + 1 < inner; t += 2) {
-        s0 += M[mi + t] * T[tc + t];
-        s1 += M[mi + t + 1] * T[tc + t + 1];
-      }
-      if (t < inner) s0 += M[mi + t] * T[tc + t];
-      out[i * rowStride + c * colStride] = s0 + s1;
-    }
-  }
+  out.set(transposedOut ? rowProducts(T, k, M, rows, inner) : rowProducts(M, rows, T, k, inner));
 }
 
 /** Largest eigenvalue of a symmetric positive semi-definite operator by power iteration. */
