@@ -115,21 +115,27 @@ function fitAndPredict(
   iterations: number,
   solver: 'auto' | 'primal' | 'dual',
 ): Int32Array {
-  const nTrain = train.length;
-  const nTest = test.length;
+  const { xTrain, xTest, p } = standardizedFold(data, d, train, test);
+  const dual = solver === 'auto' ? p > train.length : solver === 'dual';
+  const operators = dual ? dualOperators(xTrain, xTest, train.length, test.length, p, K, l2) : primalOperators(xTrain, xTest, train.length, test.length, p, K, l2);
+  const targets = new Float64Array(train.length * K);
+  for (let r = 0; r < train.length; r++) targets[r * K + labels[train[r]]] = 1;
+  const { theta, bias } = accelerateGradient(operators, targets, train.length, K, l2, iterations);
+  const scores = new Float64Array(test.length * K);
+  operators.testLogits(theta, scores);
+  return predictedClasses(scores, bias, test.length, K);
+}
 
-  // Standardize with the training part's statistics; keep only features that vary on it.
+/** The fold's rows standardized with its training part's statistics, keeping only the p features that vary on it. */
+function standardizedFold(data: Float64Array, d: number, train: number[], test: number[]): { xTrain: Float64Array; xTest: Float64Array; p: number } {
+  const nTrain = train.length;
   const mean = new Float64Array(d);
   const sq = new Float64Array(d);
-  for (const i of train) {
-    const base = i * d;
-    for (let j = 0; j < d; j++) mean[j] += data[base + j];
-  }
+  for (const i of train) for (let j = 0; j < d; j++) mean[j] += data[i * d + j];
   for (let j = 0; j < d; j++) mean[j] /= nTrain;
   for (const i of train) {
-    const base = i * d;
     for (let j = 0; j < d; j++) {
-      const c = data[base + j] - mean[j];
+      const c = data[i * d + j] - mean[j];
       sq[j] += c * c;
     }
   }
@@ -145,124 +151,125 @@ function fitAndPredict(
   const p = used.length;
   const standardize = (indices: number[]): Float64Array => {
     const out = new Float64Array(indices.length * p);
-    for (let r = 0; r < indices.length; r++) {
-      const base = indices[r] * d;
-      const o = r * p;
-      for (let t = 0; t < p; t++) {
-        const j = used[t];
-        out[o + t] = (data[base + j] - mean[j]) * invStd[t];
-      }
-    }
+    indices.forEach((row, r) => {
+      for (let t = 0; t < p; t++) out[r * p + t] = (data[row * d + used[t]] - mean[used[t]]) * invStd[t];
+    });
     return out;
   };
-  const xTrain = standardize(train);
-  const xTest = standardize(test);
+  return { xTrain: standardize(train), xTest: standardize(test), p };
+}
 
-  const targets = new Float64Array(nTrain * K);
-  for (let r = 0; r < nTrain; r++) targets[r * K + labels[train[r]]] = 1;
+/**
+ * The model as a linear map from parameters theta (stored transposed, one row per class) to
+ * training logits, the objective's gradient from the residual (softmax minus one-hot, one row per
+ * class), the test logits, and the largest eigenvalue of X^T X.
+ */
+interface ProbeOperators {
+  /** Parameters per class: p (primal) or nTrain (dual). */
+  rows: number;
+  trainLogits(theta: Float64Array, out: Float64Array): void;
+  gradient(residual: Float64Array, theta: Float64Array, out: Float64Array): void;
+  testLogits(theta: Float64Array, out: Float64Array): void;
+  lambdaMax: number;
+}
 
-  // The model as a linear map from parameters theta to training logits, its adjoint, and the
-  // test logits. theta is stored transposed, one row per class. Primal: theta = W (p x K).
-  // Dual: theta = A (nTrain x K), W = X^T A, and the
-  // gradient step on W maps to the same step on A with X^T dropped.
-  const dual = solver === 'auto' ? p > nTrain : solver === 'dual';
-  const rows = dual ? nTrain : p;
-  let trainLogits: (theta: Float64Array, out: Float64Array) => void;
-  /** residual: softmax minus one-hot, one row per class; out: gradient of the objective in theta. */
-  let gradient: (residual: Float64Array, theta: Float64Array, out: Float64Array) => void;
-  let testLogits: (theta: Float64Array, out: Float64Array) => void;
-  let lambdaMax: number;
-  if (dual) {
-    const gram = gramOfRows(xTrain, nTrain, p);
-    const cross = new Float64Array(nTest * nTrain); // X_test X_train^T
-    multiply(xTest, nTest, p, xTrain, nTrain, cross);
-    trainLogits = (theta, out) => multiply(gram, nTrain, nTrain, theta, K, out);
-    gradient = (residual, theta, out) => {
-      for (let i = 0; i < out.length; i++) out[i] = residual[i] / nTrain + l2 * theta[i];
-    };
-    testLogits = (theta, out) => multiply(cross, nTest, nTrain, theta, K, out);
-    lambdaMax = largestEigenvalue((v, out) => multiply(gram, nTrain, nTrain, v, 1, out), nTrain);
-  } else {
-    const xTrainT = transpose(xTrain, nTrain, p);
-    trainLogits = (theta, out) => multiply(xTrain, nTrain, p, theta, K, out);
-    gradient = (residual, theta, out) => {
+/** Primal: theta = W (p x K). */
+function primalOperators(xTrain: Float64Array, xTest: Float64Array, nTrain: number, nTest: number, p: number, K: number, l2: number): ProbeOperators {
+  const xTrainT = transpose(xTrain, nTrain, p);
+  const scratch = new Float64Array(nTrain);
+  return {
+    rows: p,
+    trainLogits: (theta, out) => multiply(xTrain, nTrain, p, theta, K, out),
+    gradient: (residual, theta, out) => {
       multiply(xTrainT, p, nTrain, residual, K, out, true);
       for (let i = 0; i < out.length; i++) out[i] = out[i] / nTrain + l2 * theta[i];
-    };
-    testLogits = (theta, out) => multiply(xTest, nTest, p, theta, K, out);
-    const scratch = new Float64Array(nTrain);
-    lambdaMax = largestEigenvalue((v, out) => {
+    },
+    testLogits: (theta, out) => multiply(xTest, nTest, p, theta, K, out),
+    lambdaMax: largestEigenvalue((v, out) => {
       multiply(xTrain, nTrain, p, v, 1, scratch);
       multiply(xTrainT, p, nTrain, scratch, 1, out);
-    }, p);
-  }
-  const curvature = (CURVATURE_SAFETY * Math.max(lambdaMax, nTrain)) / (2 * nTrain) + l2;
-  const step = 1 / curvature;
+    }, p),
+  };
+}
 
-  // Nesterov's accelerated gradient on (theta, bias).
-  let theta = new Float64Array(rows * K);
-  let thetaPrev = new Float64Array(rows * K);
+/** Dual: theta = A (nTrain x K), W = X^T A; the gradient step on W maps to the same step on A with X^T dropped. */
+function dualOperators(xTrain: Float64Array, xTest: Float64Array, nTrain: number, nTest: number, p: number, K: number, l2: number): ProbeOperators {
+  const gram = gramOfRows(xTrain, nTrain, p);
+  const cross = new Float64Array(nTest * nTrain); // X_test X_train^T
+  multiply(xTest, nTest, p, xTrain, nTrain, cross);
+  return {
+    rows: nTrain,
+    trainLogits: (theta, out) => multiply(gram, nTrain, nTrain, theta, K, out),
+    gradient: (residual, theta, out) => {
+      for (let i = 0; i < out.length; i++) out[i] = residual[i] / nTrain + l2 * theta[i];
+    },
+    testLogits: (theta, out) => multiply(cross, nTest, nTrain, theta, K, out),
+    lambdaMax: largestEigenvalue((v, out) => multiply(gram, nTrain, nTrain, v, 1, out), nTrain),
+  };
+}
+
+/** Nesterov's accelerated gradient on (theta, bias), step 1 / L. */
+function accelerateGradient(operators: ProbeOperators, targets: Float64Array, nTrain: number, K: number, l2: number, iterations: number): { theta: Float64Array; bias: Float64Array } {
+  const step = 1 / ((CURVATURE_SAFETY * Math.max(operators.lambdaMax, nTrain)) / (2 * nTrain) + l2);
+  let theta = new Float64Array(operators.rows * K);
+  let thetaPrev = new Float64Array(operators.rows * K);
   let bias = new Float64Array(K);
   let biasPrev = new Float64Array(K);
-  const look = new Float64Array(rows * K);
+  const look = new Float64Array(operators.rows * K);
   const lookBias = new Float64Array(K);
   const logits = new Float64Array(nTrain * K);
   const residual = new Float64Array(K * nTrain); // transposed: one row per class
-  const grad = new Float64Array(rows * K);
+  const grad = new Float64Array(operators.rows * K);
   const gradBias = new Float64Array(K);
   for (let it = 1; it <= iterations; it++) {
     const momentum = (it - 1) / (it + 2);
     for (let i = 0; i < look.length; i++) look[i] = theta[i] + momentum * (theta[i] - thetaPrev[i]);
     for (let k = 0; k < K; k++) lookBias[k] = bias[k] + momentum * (bias[k] - biasPrev[k]);
-    trainLogits(look, logits);
-    gradBias.fill(0);
-    for (let r = 0; r < nTrain; r++) {
-      const o = r * K;
-      let max = Number.NEGATIVE_INFINITY;
-      for (let k = 0; k < K; k++) {
-        logits[o + k] += lookBias[k];
-        if (logits[o + k] > max) max = logits[o + k];
-      }
-      let sum = 0;
-      for (let k = 0; k < K; k++) {
-        // exp(-40) < 1e-17 is negligible next to the largest term (which is 1); flushing it
-        // to zero keeps denormals, which are very slow on x86, out of the arithmetic.
-        const shifted = logits[o + k] - max;
-        const e = shifted < -40 ? 0 : Math.exp(shifted);
-        residual[k * nTrain + r] = e;
-        sum += e;
-      }
-      for (let k = 0; k < K; k++) {
-        const rk = residual[k * nTrain + r] / sum - targets[o + k];
-        residual[k * nTrain + r] = rk;
-        gradBias[k] += rk;
-      }
-    }
-    gradient(residual, look, grad);
+    operators.trainLogits(look, logits);
+    softmaxResidual(logits, lookBias, targets, nTrain, K, residual, gradBias);
+    operators.gradient(residual, look, grad);
     // Rotate buffers: prev <- current, current <- look - step * grad.
-    const oldPrev = thetaPrev;
-    thetaPrev = theta;
-    theta = oldPrev;
+    [thetaPrev, theta] = [theta, thetaPrev];
     for (let i = 0; i < theta.length; i++) theta[i] = look[i] - step * grad[i];
-    const oldBiasPrev = biasPrev;
-    biasPrev = bias;
-    bias = oldBiasPrev;
+    [biasPrev, bias] = [bias, biasPrev];
     for (let k = 0; k < K; k++) bias[k] = lookBias[k] - (step * gradBias[k]) / nTrain;
   }
+  return { theta, bias };
+}
 
-  const scores = new Float64Array(nTest * K);
-  testLogits(theta, scores);
+/** residual (one row per class) = softmax(logits + bias) - targets; gradBias = its sum over samples. */
+function softmaxResidual(logits: Float64Array, bias: Float64Array, targets: Float64Array, nTrain: number, K: number, residual: Float64Array, gradBias: Float64Array): void {
+  gradBias.fill(0);
+  for (let r = 0; r < nTrain; r++) {
+    const o = r * K;
+    let max = Number.NEGATIVE_INFINITY;
+    for (let k = 0; k < K; k++) {
+      logits[o + k] += bias[k];
+      if (logits[o + k] > max) max = logits[o + k];
+    }
+    let sum = 0;
+    for (let k = 0; k < K; k++) {
+      // exp(-40) < 1e-17 is negligible next to the largest term (which is 1); flushing it
+      // to zero keeps denormals, which are very slow on x86, out of the arithmetic.
+      const shifted = logits[o + k] - max;
+      const e = shifted < -40 ? 0 : Math.exp(shifted);
+      residual[k * nTrain + r] = e;
+      sum += e;
+    }
+    for (let k = 0; k < K; k++) {
+      const rk = residual[k * nTrain + r] / sum - targets[o + k];
+      residual[k * nTrain + r] = rk;
+      gradBias[k] += rk;
+    }
+  }
+}
+
+/** The class of highest score (logits + bias) of each test sample. */
+function predictedClasses(scores: Float64Array, bias: Float64Array, nTest: number, K: number): Int32Array {
   const predicted = new Int32Array(nTest);
   for (let r = 0; r < nTest; r++) {
     let best = 0;
-    let bestScore = Number.NEGATIVE_INFINITY;
-    for (let k = 0; k < K; k++) {
-      const s = scores[r * K + k] + bias[k];
-      if (s > bestScore) {
-        bestScore = s;
-        best = k;
-      }
-    }
+    for (let k = 1; k < K; k++) if (scores[r * K + k] + bias[k] > scores[r * K + best] + bias[best]) best = k;
     predicted[r] = best;
   }
   return predicted;
