@@ -100,75 +100,17 @@ export function logmeDetailed(
   }
   const { data, n, d } = toRowMajor(features, 'logme');
   const counts = checkLabels(labels, n, numClasses, 'logme');
-
   // Targets: one row per class present.
   const present: number[] = [];
   for (let k = 0; k < numClasses; k++) if (counts[k] > 0) present.push(k);
-  const K = present.length;
-  const row = new Map<number, number>(present.map((k, i) => [k, i]));
-
+  const { gram, rhs } = gramAndTargets(data, n, d, labels, new Map(present.map((k, i) => [k, i])), present.length);
   const m = Math.min(n, d);
-  let gram: Float64Array;
-  let rhs: Float64Array; // K x m
-  if (n <= d) {
-    // F F^T; its eigenvectors are the left singular vectors U, and z = U^T y.
-    gram = gramOfRows(data, n, d);
-    rhs = new Float64Array(K * n);
-    for (let i = 0; i < n; i++) {
-      const r = row.get(labels[i]);
-      if (r !== undefined) rhs[r * n + i] = 1;
-    }
-  } else {
-    // F^T F = V S^2 V^T; z_i = (V^T F^T y)_i / s_i.
-    const transposed = transpose(data, n, d);
-    gram = gramOfRows(transposed, d, n);
-    rhs = new Float64Array(K * d);
-    for (let i = 0; i < n; i++) {
-      const r = row.get(labels[i]);
-      if (r === undefined) continue;
-      const base = i * d;
-      const out = r * d;
-      for (let j = 0; j < d; j++) rhs[out + j] += data[base + j];
-    }
-  }
-  const { values } = symmetricEigen(gram, m, rhs, K);
-
-  let sigmaMax = 0;
-  for (let i = 0; i < m; i++) sigmaMax = Math.max(sigmaMax, values[i]);
-  const threshold = sigmaMax * Math.max(n, d) * Number.EPSILON;
-  const kept: number[] = [];
-  for (let i = 0; i < m; i++) if (values[i] > threshold) kept.push(i);
-  const rank = kept.length;
-  const sigma = new Float64Array(rank);
-  let sigmaSum = 0;
-  for (let t = 0; t < rank; t++) {
-    sigma[t] = values[kept[t]];
-    sigmaSum += sigma[t];
-  }
-
-  const perClass: LogmeClassResult[] = [];
-  const z = new Float64Array(rank);
-  for (let r = 0; r < K; r++) {
-    const k = present[r];
-    const yNormSq = counts[k];
-    let inSpan = 0;
-    for (let t = 0; t < rank; t++) {
-      const proj = rhs[r * m + kept[t]];
-      z[t] = n <= d ? proj : proj / Math.sqrt(sigma[t]);
-      inSpan += z[t] * z[t];
-    }
-    let outside: number;
-    if (n <= d) {
-      // Exact: the components along eigenvectors with (numerically) zero eigenvalues.
-      outside = 0;
-      const keptSet = new Uint8Array(m);
-      for (const i of kept) keptSet[i] = 1;
-      for (let i = 0; i < m; i++) if (!keptSet[i]) outside += rhs[r * m + i] ** 2;
-    } else {
-      outside = Math.max(0, yNormSq - inSpan);
-    }
-    const fit = maximizeEvidence(sigma, z, outside, n, yNormSq, sigmaSum, tolerance, maxIterations);
-    perClass.push({
+  const { values } = symmetricEigen(gram, m, rhs, present.length);
+  const spectrum = keptSpectrum(values, m, Math.max(n, d));
+  const perClass = present.map((k, r): LogmeClassResult => {
+    const { z, outside } = classProjection(rhs.subarray(r * m, (r + 1) * m), spectrum, n <= d, counts[k]);
+    const fit = maximizeEvidence(spectrum.sigma, z, outside, n, counts[k], spectrum.sigmaSum, tolerance, maxIterations);
+    return {
       classIndex: k,
       count: counts[k],
       evidencePerSample: fit.logEvidence / n,
@@ -176,11 +118,59 @@ export function logmeDetailed(
       beta: 1 / fit.a,
       iterations: fit.iterations,
       converged: fit.converged,
-    });
+    };
+  });
+  const score = perClass.reduce((sum, c) => sum + c.evidencePerSample, 0) / perClass.length;
+  return { score, n, d, rank: spectrum.kept.length, perClass };
+}
+
+/**
+ * The smaller Gram matrix and the one-hot targets (one row per class present) in its space:
+ * n <= d, F F^T, whose eigenvectors are the left singular vectors U (z = U^T y); otherwise F^T F =
+ * V S^2 V^T, with F^T y (z_i = (V^T F^T y)_i / s_i).
+ */
+function gramAndTargets(data: Float64Array, n: number, d: number, labels: ArrayLike<number>, row: Map<number, number>, K: number): { gram: Float64Array; rhs: Float64Array } {
+  if (n <= d) {
+    const rhs = new Float64Array(K * n);
+    for (let i = 0; i < n; i++) {
+      const r = row.get(labels[i]);
+      if (r !== undefined) rhs[r * n + i] = 1;
+    }
+    return { gram: gramOfRows(data, n, d), rhs };
   }
-  let sum = 0;
-  for (const c of perClass) sum += c.evidencePerSample;
-  return { score: sum / perClass.length, n, d, rank, perClass };
+  const rhs = new Float64Array(K * d);
+  for (let i = 0; i < n; i++) {
+    const r = row.get(labels[i]);
+    if (r === undefined) continue;
+    for (let j = 0; j < d; j++) rhs[r * d + j] += data[i * d + j];
+  }
+  return { gram: gramOfRows(transpose(data, n, d), d, n), rhs };
+}
+
+/** The eigenvalues above the numerical noise (largest x size x machine epsilon): their indices, values and sum. */
+function keptSpectrum(values: Float64Array, m: number, size: number): { kept: number[]; sigma: Float64Array; sigmaSum: number } {
+  let sigmaMax = 0;
+  for (let i = 0; i < m; i++) sigmaMax = Math.max(sigmaMax, values[i]);
+  const threshold = sigmaMax * size * Number.EPSILON;
+  const kept: number[] = [];
+  for (let i = 0; i < m; i++) if (values[i] > threshold) kept.push(i);
+  const sigma = Float64Array.from(kept, (i) => values[i]);
+  return { kept, sigma, sigmaSum: sigma.reduce((a, b) => a + b, 0) };
+}
+
+/**
+ * One class's targets on the kept eigenvectors (`projected`: the transformed targets of the class),
+ * and the squared norm of the rest: exact (the components along zero eigenvalues) when the Gram is
+ * F F^T, the remainder of |y|^2 otherwise.
+ */
+function classProjection(projected: Float64Array, { kept, sigma }: ReturnType<typeof keptSpectrum>, samplesGram: boolean, yNormSq: number): { z: Float64Array; outside: number } {
+  const z = Float64Array.from(kept, (i, t) => (samplesGram ? projected[i] : projected[i] / Math.sqrt(sigma[t])));
+  if (!samplesGram) return { z, outside: Math.max(0, yNormSq - z.reduce((sum, v) => sum + v * v, 0)) };
+  const keptSet = new Uint8Array(projected.length);
+  for (const i of kept) keptSet[i] = 1;
+  let outside = 0;
+  for (let i = 0; i < projected.length; i++) if (!keptSet[i]) outside += projected[i] ** 2;
+  return { z, outside };
 }
 
 /**
