@@ -98,6 +98,16 @@ function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: 
   return model.layers.slice(start, end + 1).filter((layer) => layer.weights.length > 0).map((layer) => layer.name);
 }
 
+/** What the policy decided before the boundary is placed: deep plans also how many blocks, and where transfer peaks. */
+interface PolicyChoice {
+  policy: Exclude<PolicyName, 'auto'>;
+  /** Intermediate's cut at the measured transfer peak. */
+  measuredCut?: string;
+  deepBlocks: number;
+  /** Where a deep plan's fine-tuned network ends when transfer peaks below the top. */
+  peak?: string;
+}
+
 /**
  * Picks the freeze boundary. Until similarity is measured (the 2x2 matrix), auto keeps the
  * whole base frozen and cuts where the base is known to transfer best.
@@ -105,15 +115,25 @@ function layersWithWeightsAfter(model: tf.LayersModel, boundary: string, until: 
 export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
   const { base } = inputs;
   const reasons: string[] = [];
-  let policy: Exclude<PolicyName, 'auto'>;
-  let measuredCut: string | undefined;
-  let deepBlocks = inputs.deepBlocks;
-  /** Where a deep plan's fine-tuned network ends when transfer peaks below the top. */
-  let peak: string | undefined;
-  const { size, similarity } = inputs;
+  const choice = choosePolicy(inputs, reasons);
+  if ((choice.policy === 'top' || choice.policy === 'deep') && base.network.kind === 'graph') {
+    reasons.push(`The base is a GraphModel, which tfjs cannot train, so ${choice.policy} becomes head: every plan is limited to frozen features.`);
+    choice.policy = 'head';
+  }
+  if (choice.policy === 'top' || choice.policy === 'deep') return fineTunedBoundary(inputs, choice, reasons);
+  const cutLayer = frozenCut(inputs, choice, reasons);
+  if (base.network.kind === 'graph' && !reasons.some((r) => r.includes('GraphModel'))) {
+    reasons.push('The base is a GraphModel, which tfjs cannot train: every plan is limited to frozen features.');
+  }
+  return { policy: choice.policy, cutLayer, pooling: choosePooling(inputs, cutLayer, undefined, reasons), trainableLayers: inputs.headLayers, reasons };
+}
+
+/** The 2x2 matrix when similarity was measured under auto; otherwise auto's frozen default, or the forced policy. */
+function choosePolicy(inputs: BoundaryInputs, reasons: string[]): PolicyChoice {
+  const { base, size, similarity } = inputs;
   if (inputs.requestedPolicy === 'auto' && size && similarity && similarity.category !== 'not-measured') {
     const similar = similarity.category === 'similar';
-    policy = size === 'small' ? (similar ? 'head' : 'intermediate') : similar ? 'top' : 'deep';
+    const policy = size === 'small' ? (similar ? 'head' : 'intermediate') : similar ? 'top' : 'deep';
     reasons.push(similarity.reason);
     reasons.push(
       {
@@ -123,92 +143,88 @@ export function chooseFreezeBoundary(inputs: BoundaryInputs): FreezeBoundary {
         deep: 'A large dataset that differs: blocks are fine-tuned down to where the features stop transferring.',
       }[policy],
     );
-    if (policy === 'intermediate') measuredCut = similarity.best;
-    if (policy === 'deep' && base.network.kind === 'layers') {
-      const model = base.network.model;
-      const best = similarity.best!;
-      const needed = blocksFrom(model, best) ?? inputs.topBlocks;
-      deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
-      const peakBlock = blockOf(best);
-      if (inputs.fineTuneTo === 'top' || best === base.lastFeatureLayer || peakBlock === undefined) {
-        if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
-      } else {
-        // The same number of blocks unfreezes, ending at the peak, never below the floor policy.deepBlocks sets.
-        const all = blockNumbers(model);
-        const floor = all[Math.max(all.length - inputs.deepBlocks, 0)];
-        const belowPeak = all.filter((n) => n >= floor && n <= peakBlock).length;
-        if (belowPeak === 0) {
-          policy = 'intermediate';
-          measuredCut = best;
-          reasons.push(
-            `Transfer peaks at ${best}, below the floor of policy.deepBlocks=${inputs.deepBlocks} (block_${floor}): nothing there may unfreeze, ` +
-              `so the base stays frozen and the head reads ${best}, as under intermediate.`,
-          );
-        } else {
-          peak = best;
-          deepBlocks = Math.min(deepBlocks, belowPeak);
-        }
-      }
-    }
-  } else if (inputs.requestedPolicy === 'auto') {
-    policy = base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head';
+    if (policy === 'deep' && base.network.kind === 'layers') return deepExtent(inputs, base.network.model, similarity.best!, reasons);
+    return { policy, measuredCut: policy === 'intermediate' ? similarity.best : undefined, deepBlocks: inputs.deepBlocks };
+  }
+  if (inputs.requestedPolicy === 'auto') {
     reasons.push('Similarity was not measured, so auto keeps the base frozen and trains a head on the features known to transfer best.');
-  } else {
-    policy = inputs.requestedPolicy;
-    reasons.push(`The policy ${policy} was forced by configuration.`);
+    return { policy: base.recommendedCut || inputs.cutLayer ? 'intermediate' : 'head', deepBlocks: inputs.deepBlocks };
   }
-  if ((policy === 'top' || policy === 'deep') && base.network.kind === 'graph') {
-    reasons.push(`The base is a GraphModel, which tfjs cannot train, so ${policy} becomes head: every plan is limited to frozen features.`);
-    policy = 'head';
-  }
+  reasons.push(`The policy ${inputs.requestedPolicy} was forced by configuration.`);
+  return { policy: inputs.requestedPolicy, deepBlocks: inputs.deepBlocks };
+}
 
-  if (policy === 'top' || policy === 'deep') {
-    const model = (base.network as { model: tf.LayersModel }).model;
-    const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
-    const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOf(peak));
-    const until = peak ?? base.lastFeatureLayer;
-    if (peak) {
-      reasons.push(
-        `Transfer peaks at ${peak}, below the top (${base.lastFeatureLayer}): the fine-tuned network ends there and the layers above are cut off ` +
-          '(as under intermediate), instead of fine-tuning towards a top whose features transfer worse.',
-      );
-    }
+/**
+ * Deep: as many blocks as transfer needs (between policy.topBlocks and the floor policy.deepBlocks),
+ * ending at the transfer peak when it lies below the top; intermediate when the peak is below the floor.
+ */
+function deepExtent(inputs: BoundaryInputs, model: tf.LayersModel, best: string, reasons: string[]): PolicyChoice {
+  const needed = blocksFrom(model, best) ?? inputs.topBlocks;
+  const deepBlocks = Math.min(Math.max(needed, inputs.topBlocks), inputs.deepBlocks);
+  const peakBlock = blockOf(best);
+  if (inputs.fineTuneTo === 'top' || best === inputs.base.lastFeatureLayer || peakBlock === undefined) {
+    if (needed > inputs.deepBlocks) reasons.push(`Transfer stops ${needed} blocks from the top; the floor policy.deepBlocks allows ${inputs.deepBlocks}.`);
+    return { policy: 'deep', deepBlocks };
+  }
+  // The same number of blocks unfreezes, ending at the peak, never below the floor policy.deepBlocks sets.
+  const all = blockNumbers(model);
+  const floor = all[Math.max(all.length - inputs.deepBlocks, 0)];
+  const belowPeak = all.filter((n) => n >= floor && n <= peakBlock).length;
+  if (belowPeak > 0) return { policy: 'deep', deepBlocks: Math.min(deepBlocks, belowPeak), peak: best };
+  reasons.push(
+    `Transfer peaks at ${best}, below the floor of policy.deepBlocks=${inputs.deepBlocks} (block_${floor}): nothing there may unfreeze, ` +
+      `so the base stays frozen and the head reads ${best}, as under intermediate.`,
+  );
+  return { policy: 'intermediate', measuredCut: best, deepBlocks };
+}
+
+/** Top and deep: the blocks fine-tuned, the boundary below them, and what trains. */
+function fineTunedBoundary(inputs: BoundaryInputs, { policy, deepBlocks, peak }: PolicyChoice, reasons: string[]): FreezeBoundary {
+  const { base } = inputs;
+  const model = (base.network as { model: tf.LayersModel }).model;
+  const blocks = policy === 'top' ? inputs.topBlocks : deepBlocks;
+  const { boundary, firstBlock } = boundaryBelowTopBlocks(model, blocks, peak === undefined ? undefined : blockOf(peak));
+  const until = peak ?? base.lastFeatureLayer;
+  if (peak) {
     reasons.push(
-      `${peak ? 'The' : 'The top'} ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
-        `on activations of ${boundary} cached once per image; everything up to ${boundary} stays frozen in inference mode.`,
+      `Transfer peaks at ${peak}, below the top (${base.lastFeatureLayer}): the fine-tuned network ends there and the layers above are cut off ` +
+        '(as under intermediate), instead of fine-tuning towards a top whose features transfer worse.',
     );
-    reasons.push(fineTuneGateRule);
-    const fineTune: FineTune = { until, blocks, to: peak ? 'peak' : 'top' };
-    return {
-      policy,
-      cutLayer: boundary,
-      fineTune,
-      pooling: choosePooling(inputs, boundary, fineTune, reasons),
-      trainableLayers: [...layersWithWeightsAfter(model, boundary, until), ...inputs.headLayers],
-      reasons,
-    };
   }
+  reasons.push(
+    `${peak ? 'The' : 'The top'} ${blocks} blocks (block_${firstBlock} up to ${until}) are fine-tuned at a lower rate than the head, ` +
+      `on activations of ${boundary} cached once per image; everything up to ${boundary} stays frozen in inference mode.`,
+  );
+  reasons.push(fineTuneGateRule);
+  const fineTune: FineTune = { until, blocks, to: peak ? 'peak' : 'top' };
+  return {
+    policy,
+    cutLayer: boundary,
+    fineTune,
+    pooling: choosePooling(inputs, boundary, fineTune, reasons),
+    trainableLayers: [...layersWithWeightsAfter(model, boundary, until), ...inputs.headLayers],
+    reasons,
+  };
+}
 
-  let cutLayer: string;
+/** Head and intermediate: the layer the head reads (measured, configured, the base's recommendation, or its last features). */
+function frozenCut(inputs: BoundaryInputs, { policy, measuredCut }: PolicyChoice, reasons: string[]): string {
+  const { base } = inputs;
   if (policy === 'head') {
-    cutLayer = base.lastFeatureLayer;
-    reasons.push(`The head reads the last feature map of the base (${cutLayer}), before its original classifier.`);
-  } else if (measuredCut) {
-    cutLayer = measuredCut;
-  } else if (inputs.cutLayer) {
-    cutLayer = inputs.cutLayer;
-    reasons.push(`The head reads ${cutLayer}, the cut layer set in configuration (policy.cutLayer).`);
-  } else if (base.recommendedCut) {
-    cutLayer = base.recommendedCut.layer;
-    reasons.push(`The head reads ${cutLayer}: ${base.recommendedCut.reason}. Layers after it are cut off, so the export is smaller and faster.`);
-  } else {
-    cutLayer = base.lastFeatureLayer;
-    reasons.push(`The base names no better intermediate layer, so the head reads its last feature map (${cutLayer}).`);
+    reasons.push(`The head reads the last feature map of the base (${base.lastFeatureLayer}), before its original classifier.`);
+    return base.lastFeatureLayer;
   }
-  if (base.network.kind === 'graph' && !reasons.some((r) => r.includes('GraphModel'))) {
-    reasons.push('The base is a GraphModel, which tfjs cannot train: every plan is limited to frozen features.');
+  if (measuredCut) return measuredCut;
+  if (inputs.cutLayer) {
+    reasons.push(`The head reads ${inputs.cutLayer}, the cut layer set in configuration (policy.cutLayer).`);
+    return inputs.cutLayer;
   }
-  return { policy, cutLayer, pooling: choosePooling(inputs, cutLayer, undefined, reasons), trainableLayers: inputs.headLayers, reasons };
+  if (base.recommendedCut) {
+    reasons.push(`The head reads ${base.recommendedCut.layer}: ${base.recommendedCut.reason}. Layers after it are cut off, so the export is smaller and faster.`);
+    return base.recommendedCut.layer;
+  }
+  reasons.push(`The base names no better intermediate layer, so the head reads its last feature map (${base.lastFeatureLayer}).`);
+  return base.lastFeatureLayer;
 }
 
 /** The grid must beat whole-image pooling by this much probe accuracy to earn its four times the features. */
