@@ -3,10 +3,8 @@ import { loadConfig, schemaLeaves, type ConfigSources } from '../config/load-con
 import { RuntimeFailure, UsageError } from '../errors';
 import { StderrLogger } from '../logger';
 import { readToken } from '../service/bearer-token';
-import { JobClient } from '../service/job-client';
+import type { JobClient } from '../service/job-client';
 import type { JobEvent } from '../service/job-events';
-import { startJobWorker } from '../service/job-worker';
-import { startJobApi } from '../service/start-job-api';
 import { addConfigOptions } from './config-options';
 
 interface CommonOptions {
@@ -63,6 +61,12 @@ function describeEvent(event: JobEvent): string {
   }
 }
 
+/** The job API's client. The service's modules (BullMQ, Redis, the HTTP client) load only for the commands that use them. */
+async function jobClient(service: Parameters<typeof readToken>[0] & { api: string }): Promise<JobClient> {
+  const { JobClient } = await import('../service/job-client');
+  return new JobClient(service.api, readToken(service));
+}
+
 /** Streams a job's events to stderr until it ends; returns its final status, exit 1 when it failed. */
 async function followJob(client: JobClient, id: string): Promise<unknown> {
   await client.follow(id, (event) => process.stderr.write(`[${event.at}] ${describeEvent(event)}\n`));
@@ -78,6 +82,7 @@ export function addServiceCommands(program: Command, print: Print): void {
   worker.action(async (options: CommonOptions) => {
     const sources: ConfigSources = { env: options.env, configFile: options.config, flags: workerFlags() };
     const { service } = loadConfig(sources).values;
+    const { startJobWorker } = await import('../service/job-worker');
     const running = await startJobWorker({
       redisUrl: requireRedis(service.redis, 'worker'),
       concurrency: service.concurrency,
@@ -94,6 +99,7 @@ export function addServiceCommands(program: Command, print: Print): void {
     const sources: ConfigSources = { env: options.env, configFile: options.config, flags: apiFlags() };
     const config = loadConfig(sources).values;
     requireRedis(config.service.redis, 'api');
+    const { startJobApi } = await import('../service/start-job-api');
     const running = await startJobApi(config, sources, new StderrLogger());
     if (options.json) process.stdout.write(`${JSON.stringify({ url: running.url, port: running.port })}\n`);
     await untilStopped(running.close);
@@ -109,7 +115,7 @@ export function addServiceCommands(program: Command, print: Print): void {
     const config = loadConfig({ env: options.env, configFile: options.config, flags }).values;
     if (Boolean(options.data) === Boolean(options.upload)) throw new UsageError('Expected exactly one of --data DIR (shared storage) or --upload DIR|ARCHIVE.');
     const name = config.export.name || (() => { throw new UsageError('Missing --name NAME. Expected e.g. finetune submit --upload ./photos --name photos.'); })();
-    const client = new JobClient(config.service.api, readToken(config.service));
+    const client = await jobClient(config.service);
     const overrides = overridesFrom(flags);
     const submitted = options.data ? await client.submitFolder(name, options.data, overrides) : await client.submitUpload(name, options.upload!, overrides);
     if (!options.follow) return print(submitted, options, 'submit');
@@ -124,7 +130,7 @@ export function addServiceCommands(program: Command, print: Print): void {
   const jobsFlags = addConfigOptions(jobs, ['service']);
   jobs.action(async (id: string | undefined, options: CommonOptions & { follow?: boolean; cancel?: boolean }) => {
     const config = loadConfig({ env: options.env, configFile: options.config, flags: jobsFlags() }).values;
-    const client = new JobClient(config.service.api, readToken(config.service));
+    const client = await jobClient(config.service);
     if (!id) {
       if (options.follow || options.cancel) throw new UsageError('--follow and --cancel need a job id: finetune jobs ID --cancel.');
       return print(await client.list(), options, 'jobs');
