@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FinetuneConfig } from '../config/schema';
+import { countByLabel, type Dataset } from '../data/dataset';
 import type { Logger } from '../logger';
 import type { Plan } from '../policy/plan';
 import type { LogisticAside } from '../select/logistic-pool';
@@ -15,9 +16,20 @@ import { headFitOptions, type TrainedClassifier, type TrainingPhase } from './tr
  * (below train.crossValidateBelow, default policy.largeMinImages), a frozen base, and no augmented
  * views (an image's views would land in other folds than the image).
  */
-export function crossValidates(config: FinetuneConfig, plan: Plan, labelledImages: number): boolean {
+export function crossValidates(config: FinetuneConfig, plan: Pick<Plan, 'fineTune'>, labelledImages: number): boolean {
   const below = config.train.crossValidateBelow || config.policy.largeMinImages;
   return config.train.folds >= 2 && !plan.fineTune && config.augment.views === 0 && labelledImages < below;
+}
+
+/**
+ * Before there is a plan: whether this dataset will be cross-validated, readouts included. Small
+ * data (the plan's size category) are never fine-tuned, so only the sizes and settings decide.
+ */
+export function readoutsCrossValidated(config: FinetuneConfig, dataset: Pick<Dataset, 'train' | 'val' | 'labels'>): boolean {
+  const counts = Object.values(countByLabel(dataset.train, dataset.labels));
+  const total = counts.reduce((a, b) => a + b, 0);
+  const large = total >= config.policy.largeMinImages && Math.min(...counts) >= config.policy.largeMinImagesPerClass;
+  return !large && crossValidates(config, {}, dataset.train.length + dataset.val.length);
 }
 
 /** The plan's sentence about how the head will be chosen. */

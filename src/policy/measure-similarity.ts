@@ -18,6 +18,8 @@ export interface MeasureSimilarityArgs {
   margin: number;
   metric: SimilarityMetric;
   logger: Logger;
+  /** Compare whole-image and grid pooling at the best depth. False when cross-validation of the readouts will decide it on every image. */
+  comparePooling: boolean;
 }
 
 /** Up to `count` images, each class in proportion, chosen by content hash so the sample is stable. */
@@ -54,9 +56,11 @@ export function measureSimilarity(args: MeasureSimilarityArgs): Similarity {
   // Below the top, whether the head should see where features appear is measured too. LogME rewarded
   // the grid's extra features on data where it generalized worse (natural photos); probes did not.
   const best = args.layers.indexOf(similarity.best ?? '');
-  if (gridded.length > 0 && best >= 0 && best < args.layers.length - 1) {
+  if (args.comparePooling && gridded.length > 0 && best >= 0 && best < args.layers.length - 1) {
     similarity.pooling = { layer: args.layers[best], average: probeAccuracy(averaged[best]), grid: probeAccuracy(gridded[best]) };
     args.logger.info(`  pooling at ${similarity.pooling.layer}: whole image ${similarity.pooling.average.toFixed(3)}, 2x2 grid ${similarity.pooling.grid.toFixed(3)} (3-fold linear probe)`);
+  } else if (!args.comparePooling && gridded.length > 0) {
+    args.logger.info('  pooling: left to the cross-validation of the readouts, on every training image');
   }
   return similarity;
 }

@@ -6,6 +6,7 @@ import { probeKeyParts } from '../features/feature-key-parts';
 import { createProbeRunner } from '../features/frozen-runner';
 import { Logger } from '../logger';
 import type { Stage, StageServices } from '../pipeline/stage';
+import { readoutsCrossValidated } from '../pipeline/train-by-selection';
 import { measureSimilarity, stratifiedSample } from '../policy/measure-similarity';
 import type { Similarity } from '../policy/similarity';
 import { ImageDecoder } from '../preprocess/image-decoder';
@@ -58,6 +59,7 @@ export class MeasureStage implements Stage<MeasureInput, MeasureOutput> {
       margin: config.policy.similarityMargin,
       metric: config.policy.similarityMetric,
       logger,
+      comparePooling: !readoutsCrossValidated(config, dataset),
     });
     return { similarity };
   };
