@@ -2,7 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FinetuneConfig } from '../config/schema';
 import { countByLabel, type Dataset } from '../data/dataset';
 import type { Logger } from '../logger';
-import type { Plan } from '../policy/plan';
+import { datasetSize, type Plan } from '../policy/plan';
 import type { LogisticAside } from '../select/logistic-pool';
 import type { FeatureMatrix } from '../select/logistic-regression';
 import { headCandidates, selectHead, type HeadSelection } from '../select/select-head';
@@ -26,10 +26,8 @@ export function crossValidates(config: FinetuneConfig, plan: Pick<Plan, 'fineTun
  * data (the plan's size category) are never fine-tuned, so only the sizes and settings decide.
  */
 export function readoutsCrossValidated(config: FinetuneConfig, dataset: Pick<Dataset, 'train' | 'val' | 'labels'>): boolean {
-  const counts = Object.values(countByLabel(dataset.train, dataset.labels));
-  const total = counts.reduce((a, b) => a + b, 0);
-  const large = total >= config.policy.largeMinImages && Math.min(...counts) >= config.policy.largeMinImagesPerClass;
-  return !large && crossValidates(config, {}, dataset.train.length + dataset.val.length);
+  const small = datasetSize(countByLabel(dataset.train, dataset.labels), config.policy).category === 'small';
+  return small && crossValidates(config, {}, dataset.train.length + dataset.val.length);
 }
 
 /** The plan's sentence about how the head will be chosen. */

@@ -272,12 +272,18 @@ function choosePooling(inputs: BoundaryInputs, boundary: string, fineTune: FineT
   return 'average';
 }
 
-/** The plan: dataset size against the thresholds, and the freeze boundary. */
-export function makePlan(inputs: PlanInputs): Plan {
-  const counts = Object.values(inputs.perClass);
+/** Large: at least `largeMinImages` training images and `largeMinImagesPerClass` in every class. */
+export function datasetSize(perClass: Record<string, number>, thresholds: Pick<PlanInputs, 'largeMinImages' | 'largeMinImagesPerClass'>) {
+  const counts = Object.values(perClass);
   const total = counts.reduce((a, b) => a + b, 0);
   const smallestClass = Math.min(...counts);
-  const category = total >= inputs.largeMinImages && smallestClass >= inputs.largeMinImagesPerClass ? 'large' : 'small';
+  const category: 'small' | 'large' = total >= thresholds.largeMinImages && smallestClass >= thresholds.largeMinImagesPerClass ? 'large' : 'small';
+  return { category, total, smallestClass };
+}
+
+/** The plan: dataset size against the thresholds, and the freeze boundary. */
+export function makePlan(inputs: PlanInputs): Plan {
+  const { category, total, smallestClass } = datasetSize(inputs.perClass, inputs);
   const boundary = chooseFreezeBoundary({ ...inputs, size: category, smallestClass });
   return {
     policy: boundary.policy,
