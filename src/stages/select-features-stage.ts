@@ -36,8 +36,8 @@ export interface SelectFeaturesOutput extends ExtractOutput {
 type Columns = { offset: number; width: number };
 
 /**
- * select-features: on small data, the readouts close to the plan's (its cut and, when the similarity
- * measurement found one close, the best other depth; each averaged and over the 2x2 grid) are read
+ * select-features: on small data, the plan's readouts (its cut and the similarity measurement's
+ * best-scoring other depth, each averaged and over the 2x2 grid) are read
  * from the measurement's probe features (cached: one pass over the images for every depth and both
  * poolings), the logistic regression is cross-validated on each, and the head reads the readout that
  * scored highest. It replaces extract: the chosen readout's features are the probe's columns.
@@ -88,9 +88,9 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     return { plan: { ...plan, ...changed, featureSelection: selection }, frozen, features, baseline };
   };
 
-  /** The plan's readout first, then its other pooling, then the close depth (if any) both ways; grid only where every probed map allows it. */
+  /** The plan's readout first, then its other pooling, then the best-scoring other depth both ways; grid only where every probed map allows it. */
   private readouts({ plan }: SelectFeaturesInput, grid: boolean): FeatureReadout[] {
-    const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
+    const other = alternativeDepth(plan.similarity, plan.cutLayer);
     const poolings = [plan.pooling, plan.pooling === 'grid' ? 'average' : 'grid'].filter((pooling): pooling is Pooling => pooling === 'average' || grid);
     return [plan.cutLayer, ...(other ? [other] : [])].flatMap((layer) => poolings.map((pooling) => ({ layer, pooling })));
   }

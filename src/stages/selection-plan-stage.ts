@@ -18,8 +18,8 @@ export class SelectionPlanStage implements Stage<SelectionPlanInput, Pick<PlanOu
   readonly applies = ({ dataset, plan }: SelectionPlanInput) => crossValidates(this.config, plan, labelledImages(dataset));
 
   readonly run = async ({ dataset, plan }: SelectionPlanInput) => {
-    const other = alternativeDepth(plan.similarity, plan.cutLayer, this.config.policy.similarityMargin);
-    const depths = other ? `${plan.cutLayer} and ${other} (which scored close to it)` : plan.cutLayer;
+    const other = alternativeDepth(plan.similarity, plan.cutLayer);
+    const depths = other ? `${plan.cutLayer} and ${other} (the best-scoring other depth)` : plan.cutLayer;
     const readouts =
       plan.similarity.scores.length > 1
         ? [`Before that, the logistic regression is cross-validated on ${depths}, each averaged and over the 2x2 grid where the map allows, and the head reads the one that scores highest.`]

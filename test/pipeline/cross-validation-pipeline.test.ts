@@ -61,8 +61,8 @@ describe('train on small data with cross-validation', () => {
 describe('train on small data: cross-validation between readouts (depths, poolings)', () => {
   it('reads every readout from the probe features, cross-validates the baseline on each, and exports the head on the best', async () => {
     const data = copySample({ classes: 3, perClass: 10 });
-    // A margin of 1 makes every runner-up depth "close": two depths x two poolings.
-    const config = testConfig({ folds: '3', epochs: '2', policy: 'auto', 'similarity-margin': '1', 'image-size': '96', 'probe-images': '30' });
+    // The plan's depth and the best-scoring other one, however far below: two depths x two poolings.
+    const config = testConfig({ folds: '3', epochs: '2', policy: 'auto', 'image-size': '96', 'probe-images': '30' });
     const run = await testContainer(config).get(TrainPipeline).run(data);
     const selection = run.plan.featureSelection!;
     assert.equal(selection.candidates.length, 4);
@@ -73,7 +73,7 @@ describe('train on small data: cross-validation between readouts (depths, poolin
     assert.equal(run.plan.cutLayer, best.layer);
     assert.equal(run.plan.pooling, best.pooling);
     const [planned, , other] = selection.candidates;
-    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${planned.layer} and ${other.layer} (which scored close to it)`)));
+    assert.ok(run.plan.reasons.some((reason) => reason.includes(`${planned.layer} and ${other.layer} (the best-scoring other depth)`)));
     const metadata = JSON.parse(fs.readFileSync(path.join(run.exportDir, 'metadata.json'), 'utf8'));
     assert.equal(metadata.plan.cutLayer, best.layer);
     assert.deepEqual(metadata.plan.featureSelection, JSON.parse(JSON.stringify(selection)));

@@ -20,15 +20,16 @@ describe('alternativeDepth', () => {
     ['top', -0.13],
   ]);
 
-  it('offers the best other depth when it scored within the margin of the range below the cut, or above it', () => {
-    assert.equal(alternativeDepth(scores, 'top', 0.1), 'b'); // b scored above the cut the plan chose
-    assert.equal(alternativeDepth(scores, 'b', 0.1), 'c'); // 0.02 below, range 0.2: within 10%
+  it('offers the best-scoring other depth, above or however far below the cut', () => {
+    assert.equal(alternativeDepth(scores, 'top'), 'b'); // b scored above the cut the plan chose
+    assert.equal(alternativeDepth(scores, 'b'), 'c');
+    assert.equal(alternativeDepth(similarity([['a', -0.9], ['b', -0.1]]), 'b'), 'a'); // 0.8 below: still compared
   });
 
-  it('offers none when every other depth scored clearly lower, or nothing was measured', () => {
-    assert.equal(alternativeDepth(scores, 'b', 0.05), undefined);
-    assert.equal(alternativeDepth(similarity([]), 'top', 0.1), undefined);
-    assert.equal(alternativeDepth(scores, 'not-scored', 0.1), undefined);
+  it('offers none when nothing else was measured, or the cut was not scored', () => {
+    assert.equal(alternativeDepth(similarity([]), 'top'), undefined);
+    assert.equal(alternativeDepth(similarity([['top', -0.1]]), 'top'), undefined);
+    assert.equal(alternativeDepth(scores, 'not-scored'), undefined);
   });
 });
 
