@@ -37,10 +37,9 @@ type Columns = { offset: number; width: number };
 
 /**
  * select-features: on small data, the plan's readouts (its cut and the similarity measurement's
- * best-scoring other depth, each averaged and over the 2x2 grid) are read
- * from the measurement's probe features (cached: one pass over the images for every depth and both
- * poolings), the logistic regression is cross-validated on each, and the head reads the readout that
- * scored highest. It replaces extract: the chosen readout's features are the probe's columns.
+ * best-scoring other depth, each averaged and over the 2x2 grid) are read from the measurement's
+ * probe features (cached: one pass over the images for every depth and both poolings), the logistic
+ * regression is cross-validated on each, and the head reads the readout that scored highest. It replaces extract: the chosen readout's features are the probe's columns.
  */
 @injectable()
 export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFeaturesOutput> {
