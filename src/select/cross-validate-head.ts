@@ -1,7 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { FitOptions } from '../train/fit';
 import { buildHead, type HeadInitializer } from '../train/head';
-import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { trainHead } from '../train/train-head';
 import type { CvEstimate } from './cv-estimate';
 import { PooledFoldCurve } from './pooled-fold-curve';
@@ -11,6 +10,8 @@ import { foldCount, foldParts } from './stratified-folds';
 export interface HeadCandidate {
   name: string;
   dropout: number;
+  /** Dropout before the first dense layer; absent: `dropout`. */
+  inputDropout?: number;
   hiddenUnits: number;
   l2: number;
 }
@@ -41,6 +42,7 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
 }
 
 /**
+ * `x` is what the heads read, prepared once for every fold (HeadInput: standardized span coordinates).
  * Every candidate trained on each fold's training part, the folds side by side, with no early
  * stopping or plateau reduction of their own (they would react to the held-out part): the pooled
  * out-of-fold curve (PooledFoldCurve) stops them together once its loss has not improved for
@@ -86,12 +88,8 @@ export async function crossValidateHead(args: {
 
 async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candidate: HeadCandidate, train: number[], heldOut: number[], curve: PooledFoldCurve): Promise<void> {
   const { numClasses, maxEpochs } = args;
-  const [trainX, heldOutX] = tf.tidy(() => {
-    const rawTrain = tf.gather(args.x, tf.tensor1d(train, 'int32'));
-    const stats = featureStatistics(rawTrain);
-    return [standardize(rawTrain, stats), standardize(tf.gather(args.x, tf.tensor1d(heldOut, 'int32')), stats)];
-  });
-  const head = buildHead({ numFeatures: args.x.shape[1], numClasses, dropout: candidate.dropout, hiddenUnits: candidate.hiddenUnits, ...args.settings });
+  const [trainX, heldOutX] = [train, heldOut].map((rows) => tf.tidy(() => tf.gather(args.x, tf.tensor1d(rows, 'int32'))));
+  const head = candidateHead(candidate, args.x.shape[1], numClasses, args.settings);
   const predict = () => {
     const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
     try {
@@ -113,12 +111,17 @@ async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candid
   }
 }
 
+export function candidateHead(candidate: HeadCandidate, numFeatures: number, numClasses: number, settings: HeadSettings): tf.Sequential {
+  const { dropout, inputDropout, hiddenUnits } = candidate;
+  return buildHead({ numFeatures, numClasses, dropout, inputDropout, hiddenUnits, ...settings });
+}
+
 /** Fixed epochs: no early stopping or plateau reduction, whose signal a held-out split would give. */
 function untunedOptions(candidate: HeadCandidate, epochs: number): Partial<FitOptions> {
   return { epochs, patience: epochs + 1, plateau: undefined, l2: candidate.l2, onWarning: undefined, checkpoint: undefined };
 }
 
-/** The chosen candidate trained on every sample for its cross-validated epochs, standardization folded in. */
+/** The chosen candidate trained on every sample of `x` (what the folds read) for its cross-validated epochs. */
 export async function trainFinalHead(args: {
   x: tf.Tensor2D;
   labels: number[];
@@ -128,17 +131,12 @@ export async function trainFinalHead(args: {
   fitOptions: FitOptions;
 }): Promise<{ head: tf.Sequential; history: Awaited<ReturnType<typeof trainHead>> }> {
   const { candidate, epochs } = args.chosen;
-  const stats = featureStatistics(args.x);
-  const x = standardize(args.x, stats);
-  const head = buildHead({ numFeatures: args.x.shape[1], numClasses: args.numClasses, dropout: candidate.dropout, hiddenUnits: candidate.hiddenUnits, ...args.settings });
+  const head = candidateHead(candidate, args.x.shape[1], args.numClasses, args.settings);
   try {
-    const history = await trainHead(head, { x, labels: args.labels }, undefined, args.numClasses, { ...args.fitOptions, ...untunedOptions(candidate, epochs) });
-    foldStandardization(head, stats);
+    const history = await trainHead(head, { x: args.x, labels: args.labels }, undefined, args.numClasses, { ...args.fitOptions, ...untunedOptions(candidate, epochs) });
     return { head, history };
   } catch (error) {
     head.dispose();
     throw error;
-  } finally {
-    tf.dispose([x, stats.mean, stats.std]);
   }
 }

@@ -78,8 +78,8 @@ export function refitLogistic(features: FeatureMatrix, labels: number[], numClas
   return { model: refit[walked.indexOf(strength)], standardization };
 }
 
-/** The model's weights and bias on raw features: the standardization folded in. */
-export function rawFeatureWeights(model: LogisticModel, stats: Standardization): { kernel: Float64Array; bias: Float64Array } {
+/** A dense layer's weights (cols x K) and bias on standardized features, on raw features: the standardization folded in. */
+export function rawFeatureWeights(model: Pick<LogisticModel, 'weights' | 'bias' | 'numClasses'>, stats: Standardization): { kernel: Float64Array; bias: Float64Array } {
   const K = model.numClasses;
   const cols = stats.mean.length;
   const kernel = new Float64Array(cols * K);

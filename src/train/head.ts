@@ -8,6 +8,8 @@ export interface HeadArgs {
   numClasses: number;
   /** Dropout rate before each dense layer. Defaults to 0.2. */
   dropout?: number;
+  /** Dropout rate before the first dense layer, when it differs from `dropout`. */
+  inputDropout?: number;
   /** Units of an optional hidden ReLU layer (0 for none). Defaults to 0. */
   hiddenUnits?: number;
   /** Defaults to glorotNormal. */
@@ -44,7 +46,7 @@ export function buildHead(args: HeadArgs): tf.Sequential {
   const hiddenUnits = args.hiddenUnits ?? 0;
   const initializer = args.initializer ?? 'glorotNormal';
   const head = tf.sequential({ name: 'head' });
-  head.add(tf.layers.dropout({ rate: dropout, inputShape: [args.numFeatures], name: 'head_dropout' }));
+  head.add(tf.layers.dropout({ rate: args.inputDropout ?? dropout, inputShape: [args.numFeatures], name: 'head_dropout' }));
   let fanIn = args.numFeatures;
   if (hiddenUnits > 0) {
     head.add(
@@ -81,7 +83,7 @@ export function buildHead(args: HeadArgs): tf.Sequential {
 }
 
 /** The train.* settings a head is built from. */
-export type HeadSettings = Required<Omit<HeadArgs, 'numFeatures' | 'numClasses'>>;
+export type HeadSettings = Required<Omit<HeadArgs, 'numFeatures' | 'numClasses' | 'inputDropout'>>;
 
 /** The head `train` trains, from its settings: doctor's checks build theirs here too, so both see the same initialization. */
 export function buildConfiguredHead(settings: HeadSettings, numFeatures: number, numClasses: number, overrides: { dropout?: number } = {}): tf.Sequential {

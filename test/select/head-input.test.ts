@@ -1,0 +1,49 @@
+import * as tf from '@tensorflow/tfjs';
+import assert from 'node:assert/strict';
+import { before, describe, it } from 'node:test';
+import { headInput } from '../../src/select/head-input';
+import { buildHead } from '../../src/train/head';
+import { seededRandom } from '../../src/train/seeded-random';
+
+before(async () => {
+  require('@tensorflow/tfjs-backend-wasm');
+  await tf.setBackend('wasm');
+});
+
+function randomFeatures(rows: number, cols: number, seed: number): tf.Tensor2D {
+  const random = seededRandom(seed);
+  // Raw pooled features: positive, each column at its own scale and offset.
+  return tf.tensor2d(Array.from({ length: rows * cols }, (_, i) => (1 + (i % cols)) * (2 + random())), [rows, cols]);
+}
+
+describe('headInput', () => {
+  it('gives the heads one coordinate per image at most when images are fewer than features', () => {
+    const x = randomFeatures(12, 40, 1);
+    const input = headInput(x);
+    // Standardized (centred) rows span n - 1 dimensions.
+    assert.deepEqual(input.coordinates.shape, [12, 11]);
+    input.dispose();
+    x.dispose();
+  });
+
+  it('folds the basis and the standardization back: the head on raw features predicts what it did on coordinates', () => {
+    const x = randomFeatures(12, 40, 2);
+    const input = headInput(x);
+    const settings = { numClasses: 3, dropout: 0.5, inputDropout: 0, hiddenUnits: 8 };
+    const trained = buildHead({ numFeatures: input.coordinates.shape[1], ...settings, seed: 4 });
+    // A bias on the hidden layer, so that the fold must keep it too.
+    const [kernel] = trained.getLayer('head_hidden').getWeights();
+    trained.getLayer('head_hidden').setWeights([kernel, tf.fill([8], 0.3)]);
+    const reading = input.readingFeatures(trained, settings);
+    const expected = tf.tidy(() => (trained.predict(input.coordinates) as tf.Tensor).arraySync() as number[][]);
+    const actual = tf.tidy(() => (reading.predict(x) as tf.Tensor).arraySync() as number[][]);
+    assert.deepEqual(reading.inputs[0].shape, [null, 40]);
+    expected.forEach((row, i) => row.forEach((p, k) => assert.ok(Math.abs(p - actual[i][k]) < 1e-4, `image ${i} class ${k}: ${p} vs ${actual[i][k]}`)));
+    // Not a constant head: the images get different predictions.
+    assert.ok(Math.abs(expected[0][0] - expected[1][0]) > 1e-3);
+    tf.dispose([x]);
+    input.dispose();
+    trained.dispose();
+    reading.dispose();
+  });
+});
