@@ -3,6 +3,8 @@ import type { FitOptions } from '../train/fit';
 import { buildHead, type HeadInitializer } from '../train/head';
 import { trainHead } from '../train/train-head';
 import type { CvEstimate } from './cv-estimate';
+import { headInput } from './head-input';
+import type { FeatureMatrix } from './logistic-regression';
 import { PooledFoldCurve } from './pooled-fold-curve';
 import { foldCount, foldParts } from './stratified-folds';
 
@@ -42,7 +44,6 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
 }
 
 /**
- * `x` is what the heads read, prepared once for every fold (HeadInput: standardized span coordinates).
  * Every candidate trained on each fold's training part, the folds side by side, with no early
  * stopping or plateau reduction of their own (they would react to the held-out part): the pooled
  * out-of-fold curve (PooledFoldCurve) stops them together once its loss has not improved for
@@ -50,7 +51,7 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
  * candidate has the best accuracy there (ties: the lower loss).
  */
 export async function crossValidateHead(args: {
-  x: tf.Tensor2D;
+  features: FeatureMatrix;
   labels: number[];
   numClasses: number;
   foldOf: number[];
@@ -88,8 +89,10 @@ export async function crossValidateHead(args: {
 
 async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candidate: HeadCandidate, train: number[], heldOut: number[], curve: PooledFoldCurve): Promise<void> {
   const { numClasses, maxEpochs } = args;
-  const [trainX, heldOutX] = [train, heldOut].map((rows) => tf.tidy(() => tf.gather(args.x, tf.tensor1d(rows, 'int32'))));
-  const head = candidateHead(candidate, args.x.shape[1], numClasses, args.settings);
+  const input = headInput(args.features, train);
+  const heldOutX = input.project(heldOut);
+  const trainX = input.coordinates;
+  const head = candidateHead(candidate, trainX.shape[1], numClasses, args.settings);
   const predict = () => {
     const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
     try {
@@ -107,7 +110,8 @@ async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candid
     });
   } finally {
     head.dispose();
-    tf.dispose([trainX, heldOutX]);
+    input.dispose();
+    heldOutX.dispose();
   }
 }
 

@@ -5,7 +5,7 @@ import { defaultStrengths, type CrossValidatedLogistic } from './cross-validated
 import { crossValidateLogisticAside, type LogisticAside } from './logistic-pool';
 import type { CvEstimate } from './cv-estimate';
 import type { FeatureMatrix } from './logistic-regression';
-import { headInput, type HeadInput } from './head-input';
+import { headInput } from './head-input';
 import { logisticHead } from './logistic-head';
 import { stratifiedFolds } from './stratified-folds';
 
@@ -89,23 +89,20 @@ export async function selectHead(args: {
   const { labels, numClasses } = args;
   const foldOf = stratifiedFolds(labels, numClasses, args.folds, args.seed);
   const folds = foldOf.reduce((max, f) => Math.max(max, f + 1), 0);
-  const aside = startBaseline(args, foldOf, folds);
-  let input: HeadInput | undefined;
+  const features: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
+  const aside = startBaseline(args, features, foldOf, folds);
   try {
-    input = headInput(args.x);
-    return await selectOn(input, args, foldOf, folds, aside);
+    return await selectOn(features, args, foldOf, folds, aside);
   } catch (error) {
     await aside.stop();
     throw error;
-  } finally {
-    input?.dispose();
   }
 }
 
-async function selectOn(input: HeadInput, args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number, aside: LogisticAside): Promise<HeadSelection> {
+async function selectOn(features: FeatureMatrix, args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number, aside: LogisticAside): Promise<HeadSelection> {
   const { labels, numClasses } = args;
   const heads = await crossValidateHead({
-    x: input.coordinates,
+    features,
     labels,
     numClasses,
     foldOf,
@@ -141,10 +138,7 @@ async function selectOn(input: HeadInput, args: Parameters<typeof selectHead>[0]
     };
   }
   args.onStep?.(`final head ${best.candidate.name}, ${best.epochs} epochs on all ${labels.length} images`);
-  const trained = await trainFinalHead({ x: input.coordinates, labels, numClasses, chosen: best, settings: args.settings, fitOptions: args.fitOptions });
-  const { dropout, inputDropout, hiddenUnits } = best.candidate;
-  const head = input.readingFeatures(trained.head, { numClasses, dropout, inputDropout: inputDropout ?? dropout, hiddenUnits });
-  trained.head.dispose();
+  const { head, history } = await trainFinalOnAll(features, best, args);
   return {
     winner: 'head',
     head,
@@ -157,7 +151,7 @@ async function selectOn(input: HeadInput, args: Parameters<typeof selectHead>[0]
     folds,
     foldOf,
     baseline,
-    final: trained.history,
+    final: history,
   };
 }
 
@@ -165,11 +159,27 @@ async function selectOn(input: HeadInput, args: Parameters<typeof selectHead>[0]
  * The baseline's cross-validation: the one select-features already ran on these features and folds,
  * or a new one on worker threads (plain arithmetic), while the heads train here (tfjs).
  */
-function startBaseline(args: Parameters<typeof selectHead>[0], foldOf: number[], folds: number): LogisticAside {
+function startBaseline(args: Parameters<typeof selectHead>[0], features: FeatureMatrix, foldOf: number[], folds: number): LogisticAside {
   if (args.baseline) return args.baseline;
   args.onStep?.(`baseline: logistic regression, ${folds}-fold cross-validated L2 path`);
-  const features: FeatureMatrix = { data: Float64Array.from(args.x.dataSync()), rows: args.x.shape[0], cols: args.x.shape[1] };
   return crossValidateLogisticAside({ features, labels: args.labels, numClasses: args.numClasses, foldOf, strengths: args.strengths ?? defaultStrengths });
+}
+
+/** The winning head trained on every image's span coordinates, then made to read raw pooled features. */
+async function trainFinalOnAll(features: FeatureMatrix, best: ScoredCandidate, args: Parameters<typeof selectHead>[0]): Promise<{ head: tf.Sequential; history: FitResult }> {
+  const input = headInput(features);
+  try {
+    const { labels, numClasses } = args;
+    const trained = await trainFinalHead({ x: input.coordinates, labels, numClasses, chosen: best, settings: args.settings, fitOptions: args.fitOptions });
+    const { dropout, inputDropout, hiddenUnits } = best.candidate;
+    try {
+      return { head: input.readingFeatures(trained.head, { numClasses, dropout, inputDropout: inputDropout ?? dropout, hiddenUnits }), history: trained.history };
+    } finally {
+      trained.head.dispose();
+    }
+  } finally {
+    input.dispose();
+  }
 }
 
 type Comparison = { folds: number; images: number; standardError: number; margin: number };

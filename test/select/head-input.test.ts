@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { headInput } from '../../src/select/head-input';
+import { rowsOf, type FeatureMatrix } from '../../src/select/logistic-regression';
 import { buildHead } from '../../src/train/head';
 import { seededRandom } from '../../src/train/seeded-random';
 
@@ -10,25 +11,39 @@ before(async () => {
   await tf.setBackend('wasm');
 });
 
-function randomFeatures(rows: number, cols: number, seed: number): tf.Tensor2D {
+function randomFeatures(rows: number, cols: number, seed: number): FeatureMatrix {
   const random = seededRandom(seed);
   // Raw pooled features: positive, each column at its own scale and offset.
-  return tf.tensor2d(Array.from({ length: rows * cols }, (_, i) => (1 + (i % cols)) * (2 + random())), [rows, cols]);
+  return { data: Float64Array.from({ length: rows * cols }, (_, i) => (1 + (i % cols)) * (2 + random())), rows, cols };
 }
+
+const tensorOf = ({ data, rows, cols }: FeatureMatrix) => tf.tensor2d(Float32Array.from(data), [rows, cols]);
 
 describe('headInput', () => {
   it('gives the heads one coordinate per image at most when images are fewer than features', () => {
-    const x = randomFeatures(12, 40, 1);
-    const input = headInput(x);
+    const input = headInput(randomFeatures(12, 40, 1));
     // Standardized (centred) rows span n - 1 dimensions.
     assert.deepEqual(input.coordinates.shape, [12, 11]);
     input.dispose();
-    x.dispose();
+  });
+
+  it("standardizes with its training images only, as the baseline's folds do", () => {
+    const features = randomFeatures(12, 40, 3);
+    const train = [0, 1, 2, 3, 4, 5, 6, 7];
+    // An unusual held-out image: were it in the statistics, the training images' coordinates would move.
+    features.data.fill(1000, 11 * 40, 12 * 40);
+    const fold = headInput(features, train);
+    const alone = headInput(rowsOf(features, train));
+    assert.deepEqual(fold.coordinates.arraySync(), alone.coordinates.arraySync());
+    assert.deepEqual(fold.project([11]).shape, [1, 7]);
+    fold.dispose();
+    alone.dispose();
   });
 
   it('folds the basis and the standardization back: the head on raw features predicts what it did on coordinates', () => {
-    const x = randomFeatures(12, 40, 2);
-    const input = headInput(x);
+    const features = randomFeatures(12, 40, 2);
+    const x = tensorOf(features);
+    const input = headInput(features);
     const settings = { numClasses: 3, dropout: 0.5, inputDropout: 0, hiddenUnits: 8 };
     const trained = buildHead({ numFeatures: input.coordinates.shape[1], ...settings, seed: 4 });
     // A bias on the hidden layer, so that the fold must keep it too.
