@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { FitOptions } from '../train/fit';
 import { buildHead, type HeadInitializer } from '../train/head';
 import { trainHead } from '../train/train-head';
+import type { FoldCoordinates } from './cross-validated-logistic';
 import type { CvEstimate } from './cv-estimate';
 import { headInput } from './head-input';
 import type { FeatureMatrix } from './logistic-regression';
@@ -52,6 +53,8 @@ export function betterEstimate(a: CvEstimate, b: CvEstimate): boolean {
  */
 export async function crossValidateHead(args: {
   features: FeatureMatrix;
+  /** The folds' span coordinates the baseline's cross-validation computed already (else each fold computes its own). */
+  foldCoordinates?: FoldCoordinates[];
   labels: number[];
   numClasses: number;
   foldOf: number[];
@@ -89,9 +92,7 @@ export async function crossValidateHead(args: {
 
 async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candidate: HeadCandidate, train: number[], heldOut: number[], curve: PooledFoldCurve): Promise<void> {
   const { numClasses, maxEpochs } = args;
-  const input = headInput(args.features, train);
-  const heldOutX = input.project(heldOut);
-  const trainX = input.coordinates;
+  const [trainX, heldOutX] = foldInput(args, train, heldOut);
   const head = candidateHead(candidate, trainX.shape[1], numClasses, args.settings);
   const predict = () => {
     const probabilities = tf.tidy(() => head.predict(heldOutX) as tf.Tensor2D);
@@ -110,9 +111,16 @@ async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candid
     });
   } finally {
     head.dispose();
-    input.dispose();
-    heldOutX.dispose();
+    tf.dispose([trainX, heldOutX]);
   }
+}
+
+/** The fold's span coordinates (HeadInput): the baseline's when given, else computed here. */
+function foldInput({ features, foldOf, foldCoordinates }: Parameters<typeof crossValidateHead>[0], train: number[], heldOut: number[]): [tf.Tensor2D, tf.Tensor2D] {
+  const given = foldCoordinates?.find((c) => c.fold === foldOf[heldOut[0]]);
+  if (given && given.heldOut.length === heldOut.length * given.cols) return [tf.tensor2d(given.train, [train.length, given.cols]), tf.tensor2d(given.heldOut, [heldOut.length, given.cols])];
+  const input = headInput(features, train);
+  return [input.coordinates, input.project(heldOut)];
 }
 
 export function candidateHead(candidate: HeadCandidate, numFeatures: number, numClasses: number, settings: HeadSettings): tf.Sequential {

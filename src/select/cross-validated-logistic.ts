@@ -21,6 +21,18 @@ export interface CrossValidatedLogistic {
 export interface FoldPath {
   heldOut: number[];
   probabilities: Float64Array[];
+  /** The fold's span coordinates (training part, then held-out part projected), which the heads read too. */
+  coordinates?: FoldCoordinates;
+}
+
+/** One fold's images in the span basis of its standardized training part, float32 (what the heads read: HeadInput). */
+export interface FoldCoordinates {
+  fold: number;
+  /** Training part x cols, row-major, in foldParts' order. */
+  train: Float32Array;
+  /** Held-out part x cols. */
+  heldOut: Float32Array;
+  cols: number;
 }
 
 /**
@@ -49,7 +61,8 @@ export function fitFoldPath(features: FeatureMatrix, labels: number[], numClasse
   const basis = spanBasis(standardized(trainRows, stats));
   const models = fitLogisticPathIn(basis, train.map((i) => labels[i]), numClasses, strengths);
   const heldOutRows = basis.project(standardized(rowsOf(features, heldOut), stats));
-  return { heldOut, probabilities: models.map((model) => logisticProbabilities(model, heldOutRows)) };
+  const coordinates = { fold, train: Float32Array.from(basis.coordinates.data), heldOut: Float32Array.from(heldOutRows.data), cols: heldOutRows.cols };
+  return { heldOut, probabilities: models.map((model) => logisticProbabilities(model, heldOutRows)), coordinates };
 }
 
 /** The folds' held-out probabilities pooled at each strength, and the strength chosen (see crossValidateLogistic). */

@@ -2,7 +2,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import Piscina from 'piscina';
-import { scorePath, type CrossValidatedLogistic, type FoldPath } from './cross-validated-logistic';
+import { scorePath, type CrossValidatedLogistic, type FoldCoordinates, type FoldPath } from './cross-validated-logistic';
 import type { FeatureMatrix } from './logistic-regression';
 import runLogisticTask = require('./logistic-task');
 import { foldCount } from './stratified-folds';
@@ -20,7 +20,10 @@ export interface LogisticJob {
 export type LogisticTask = { kind: 'fold'; job: LogisticJob; fold: number } | { kind: 'refit'; job: LogisticJob; strength: number };
 
 export type Refit = Pick<CrossValidatedLogistic, 'model' | 'standardization'>;
-export type ScoredPath = Pick<CrossValidatedLogistic, 'path' | 'strength' | 'estimate'>;
+export type ScoredPath = Pick<CrossValidatedLogistic, 'path' | 'strength' | 'estimate'> & {
+  /** Each fold's span coordinates, for the heads' folds. */
+  folds: FoldCoordinates[];
+};
 
 /**
  * Worker threads for the baseline's plain arithmetic (piscina), one per core: the folds of every
@@ -54,14 +57,16 @@ export async function crossValidatePaths(pool: LogisticPool, jobs: LogisticJob[]
   const results = await Promise.all(tasks.map(({ j, fold }) => pool.run<FoldPath>({ kind: 'fold', job: shared[j], fold })));
   return shared.map((job, j) => {
     const folds = results.filter((_, t) => tasks[t].j === j);
-    return scorePath(folds, job.labels, job.numClasses, job.foldOf, job.strengths);
+    const coordinates = folds.flatMap((fold) => (fold.coordinates ? [fold.coordinates] : []));
+    return { ...scorePath(folds, job.labels, job.numClasses, job.foldOf, job.strengths), folds: coordinates };
   });
 }
 
 /** The refit of one job at its chosen strength, on the pool. */
 export async function refitOnPool(pool: LogisticPool, job: LogisticJob, scored: ScoredPath): Promise<CrossValidatedLogistic> {
   const refit = await pool.run<Refit>({ kind: 'refit', job: sharedJob(job), strength: scored.strength });
-  return { ...scored, ...refit };
+  const { path, strength, estimate } = scored;
+  return { path, strength, estimate, ...refit };
 }
 
 /** The features in shared memory, so that every task of the job reads them without a copy. */
@@ -76,6 +81,8 @@ function sharedJob(job: LogisticJob): LogisticJob {
 export interface LogisticAside {
   result: Promise<CrossValidatedLogistic>;
   stop(): Promise<void>;
+  /** The folds' span coordinates, when the cross-validation is done already (select-features'). */
+  folds?: FoldCoordinates[];
 }
 
 /** The whole cross-validated logistic regression (folds, then the refit) in the background, on a pool of its own. */

@@ -43,7 +43,7 @@ export async function selectFeatures(args: {
     const best = scored[chosen].estimate;
     if (estimate.accuracy > best.accuracy || (estimate.accuracy === best.accuracy && estimate.logLoss < best.logLoss)) chosen = i;
   });
-  const baseline = asideOn(pool, refitOnPool(pool, jobs[chosen], scored[chosen]));
+  const baseline = { ...asideOn(pool, refitOnPool(pool, jobs[chosen], scored[chosen])), folds: scored[chosen].folds };
   const candidates = args.candidates.map(({ layer, pooling }, i) => {
     const { accuracy, foldStd, logLoss, n } = scored[i].estimate;
     return { layer, pooling, accuracy, foldStd, logLoss, n };

@@ -103,6 +103,7 @@ async function selectOn(features: FeatureMatrix, args: Parameters<typeof selectH
   const { labels, numClasses } = args;
   const heads = await crossValidateHead({
     features,
+    foldCoordinates: args.baseline?.folds,
     labels,
     numClasses,
     foldOf,

@@ -1,12 +1,12 @@
 import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
-import { trainFinalHead } from '../../src/select/cross-validate-head';
-import { crossValidateLogistic } from '../../src/select/cross-validated-logistic';
+import { crossValidateHead, trainFinalHead } from '../../src/select/cross-validate-head';
+import { crossValidateLogistic, type FoldCoordinates } from '../../src/select/cross-validated-logistic';
 import { logisticProbabilities, standardized, type FeatureMatrix } from '../../src/select/logistic-regression';
 import { logisticHead } from '../../src/select/logistic-head';
 import { selectHead } from '../../src/select/select-head';
-import { stratifiedFolds } from '../../src/select/stratified-folds';
+import { foldParts, stratifiedFolds } from '../../src/select/stratified-folds';
 import { ExponentialDecay } from '../../src/train/learning-rate-schedule';
 import { seededRandom } from '../../src/train/seeded-random';
 import { clusters } from '../helpers/clusters';
@@ -86,6 +86,36 @@ describe('trainFinalHead', () => {
     assert.deepEqual(batches, [5, 5, 5]); // ceil(37 / 8): all 37 images every epoch
     head.dispose();
     x.dispose();
+  });
+});
+
+describe('crossValidateHead', () => {
+  it("reads the fold coordinates it is given (the baseline's) instead of computing its own", async () => {
+    const { features, labels } = clusters(60, 20, 3, 1.5, 1, 9);
+    const matrix = matrixOf(features);
+    const foldOf = stratifiedFolds(labels, 3, 3, 1);
+    const run = (foldCoordinates?: FoldCoordinates[]) =>
+      crossValidateHead({
+        features: matrix,
+        foldCoordinates,
+        labels,
+        numClasses: 3,
+        foldOf,
+        candidates: [{ name: 'hidden 8', dropout: 0, hiddenUnits: 8, l2: 0 }],
+        settings,
+        fitOptions: { ...fitOptions(8), schedule: new ExponentialDecay(0.02, 1) },
+        maxEpochs: 5,
+        patience: 5,
+      });
+    const own = await run();
+    // Coordinates that say nothing about the images: the heads can only guess.
+    const blank = [0, 1, 2].map((fold) => {
+      const { train, heldOut } = foldParts(foldOf, fold);
+      return { fold, train: new Float32Array(train.length * 4), heldOut: new Float32Array(heldOut.length * 4), cols: 4 };
+    });
+    const given = await run(blank);
+    assert.ok(own.best.estimate.accuracy > 0.9, String(own.best.estimate.accuracy));
+    assert.ok(given.best.estimate.accuracy < 0.5, String(given.best.estimate.accuracy));
   });
 });
 

@@ -2,7 +2,9 @@ import * as tf from '@tensorflow/tfjs';
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { headInput } from '../../src/select/head-input';
+import { fitFoldPath } from '../../src/select/cross-validated-logistic';
 import { rowsOf, type FeatureMatrix } from '../../src/select/logistic-regression';
+import { foldParts, stratifiedFolds } from '../../src/select/stratified-folds';
 import { buildHead } from '../../src/train/head';
 import { seededRandom } from '../../src/train/seeded-random';
 
@@ -60,5 +62,20 @@ describe('headInput', () => {
     input.dispose();
     trained.dispose();
     reading.dispose();
+  });
+
+  it("gives a fold the coordinates the baseline's fold computed, so the heads can read those", () => {
+    const features = randomFeatures(20, 30, 5);
+    const labels = Array.from({ length: 20 }, (_, i) => i % 2);
+    const foldOf = stratifiedFolds(labels, 2, 4, 1);
+    const { train, heldOut } = foldParts(foldOf, 2);
+    const path = fitFoldPath(features, labels, 2, foldOf, 2, [1]);
+    const input = headInput(features, train);
+    const heldOutX = input.project(heldOut);
+    assert.equal(path.coordinates!.fold, 2);
+    assert.deepEqual(Array.from(path.coordinates!.train), Array.from(input.coordinates.dataSync()));
+    assert.deepEqual(Array.from(path.coordinates!.heldOut), Array.from(heldOutX.dataSync()));
+    input.dispose();
+    heldOutX.dispose();
   });
 });
