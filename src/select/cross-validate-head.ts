@@ -118,7 +118,8 @@ async function trainOnFold(args: Parameters<typeof crossValidateHead>[0], candid
 /** The fold's span coordinates (HeadInput): the baseline's when given, else computed here. */
 function foldInput({ features, foldOf, foldCoordinates }: Parameters<typeof crossValidateHead>[0], train: number[], heldOut: number[]): [tf.Tensor2D, tf.Tensor2D] {
   const given = foldCoordinates?.find((c) => c.fold === foldOf[heldOut[0]]);
-  if (given && given.heldOut.length === heldOut.length * given.cols) return [tf.tensor2d(given.train, [train.length, given.cols]), tf.tensor2d(given.heldOut, [heldOut.length, given.cols])];
+  const fits = given && given.train.length === train.length * given.cols && given.heldOut.length === heldOut.length * given.cols;
+  if (given && fits) return [tf.tensor2d(given.train, [train.length, given.cols]), tf.tensor2d(given.heldOut, [heldOut.length, given.cols])];
   const input = headInput(features, train);
   return [input.coordinates, input.project(heldOut)];
 }
