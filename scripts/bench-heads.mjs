@@ -5,20 +5,11 @@
 // span coordinates (dropout after the hidden layer only: the candidate now). Prints each seed's
 // out-of-fold accuracy, epochs and seconds, and the time ratio.
 //   npm run build && node scripts/bench-heads.mjs --seeds 1,2,3 [--pooling grid] DIR   (DIR holds train/)
-import 'reflect-metadata';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { dist, planFeatures, takeOption } from './script-support.mjs';
 
-const require = createRequire(import.meta.url);
-const dist = (file) => require(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src', file));
 const { loadConfig } = dist('config/load-config.js');
-const { createContainer } = dist('container/container.js');
 const { silentLogger } = dist('logger.js');
-const { RunPreparation } = dist('pipeline/prepare-run.js');
-const { extractDatasetFeatures } = dist('pipeline/extract-dataset-features.js');
-const { createFrozenRunner } = dist('features/frozen-runner.js');
-const { FeatureCache } = dist('features/feature-cache.js');
-const { ImageDecoder } = dist('preprocess/image-decoder.js');
 const { selectionMatrix } = dist('pipeline/train-by-selection.js');
 const { headFitOptions } = dist('pipeline/train-classifier.js');
 const { crossValidateHead } = dist('select/cross-validate-head.js');
@@ -26,25 +17,12 @@ const { rowsOf, standardizationOf, standardized } = dist('select/logistic-regres
 const { foldParts, stratifiedFolds } = dist('select/stratified-folds.js');
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args.splice(i, 2)[1];
-};
-const seeds = option('seeds', '1,2,3').split(',').map(Number);
-const pooling = option('pooling', 'grid');
+const seeds = takeOption(args, 'seeds', '1,2,3').split(',').map(Number);
+const pooling = takeOption(args, 'pooling', 'grid');
 const [dataDir] = args;
 
 const flags = { policy: 'intermediate', pooling };
-const prepConfig = loadConfig({ env: 'development', environment: {}, flags }).values;
-const container = createContainer(prepConfig, silentLogger);
-const { base, dataset, plan, decode, keyParts } = await container.get(RunPreparation).prepare(dataDir);
-const runner = createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
-const extracted = await extractDatasetFeatures(runner, dataset, {
-  decoder: container.get(ImageDecoder), decode, concurrency: 4, batchSize: 32, cache: container.get(FeatureCache), keyParts,
-  logger: silentLogger, workers: 2, augment: { ...prepConfig.augment, views: 0, seed: 0 },
-});
-runner.dispose();
-base.dispose();
+const { dataset, plan, features: extracted } = await planFeatures(dataDir, 'development', flags);
 const { features, labels } = selectionMatrix(extracted);
 const numClasses = dataset.labels.length;
 console.log(`${path.basename(dataDir)}: ${features.rows} images, ${features.cols} features (${plan.cutLayer}, ${plan.pooling})`);

@@ -5,13 +5,10 @@
 // cross-validation compares, each scored by the test accuracy of the readout it would choose.
 //   npm run build && node scripts/measure-readouts.mjs --seeds 1,2,3 DIR...   (DIR holds train/ and test/)
 // Prints one block per dataset and seed, then the rules' mean over datasets; JSON rows to --out FILE.
-import 'reflect-metadata';
 import fs from 'node:fs';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { dist, takeOption } from './script-support.mjs';
 
-const require = createRequire(import.meta.url);
-const dist = (file) => require(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src', file));
 const { loadConfig } = dist('config/load-config.js');
 const { createContainer } = dist('container/container.js');
 const { silentLogger } = dist('logger.js');
@@ -28,10 +25,7 @@ const { refitLogistic, defaultStrengths } = dist('select/cross-validated-logisti
 const { standardized, logisticProbabilities } = dist('select/logistic-regression.js');
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  return i < 0 ? fallback : args.splice(i, 2)[1];
-};
+const option = (name, fallback) => takeOption(args, name, fallback);
 const seeds = option('seeds', '1,2,3').split(',').map(Number);
 const out = option('out', undefined);
 const env = option('env', 'development');

@@ -5,32 +5,18 @@
 //   node scripts/measure-selection.mjs --seeds 1,2,3 --env development --policy intermediate /work/data/food /work/data/fashion10-50-s7 ...
 // Each dataset folder holds train/<class> and test/<class>. Prints one row per dataset and method: mean and
 // standard deviation over seeds of the test accuracy, plus the new method's CV estimate and wall time.
-import 'reflect-metadata';
 import path from 'node:path';
-import { createRequire } from 'node:module';
+import { dist, planFeatures, takeOption } from './script-support.mjs';
 
-const require = createRequire(import.meta.url);
-const dist = (file) => require(path.join(path.dirname(new URL(import.meta.url).pathname), '..', 'dist', 'src', file));
 const { loadConfig } = dist('config/load-config.js');
-const { createContainer } = dist('container/container.js');
 const { silentLogger } = dist('logger.js');
-const { RunPreparation } = dist('pipeline/prepare-run.js');
-const { extractDatasetFeatures } = dist('pipeline/extract-dataset-features.js');
 const { trainClassifier } = dist('pipeline/train-classifier.js');
-const { createFrozenRunner } = dist('features/frozen-runner.js');
-const { FeatureCache } = dist('features/feature-cache.js');
-const { ImageDecoder } = dist('preprocess/image-decoder.js');
 const { evaluateNetwork } = dist('train/fit.js');
 const { trainBySelection } = dist('pipeline/train-by-selection.js');
 const { logisticHead } = dist('select/logistic-head.js');
 
 const args = process.argv.slice(2);
-const option = (name, fallback) => {
-  const i = args.indexOf(`--${name}`);
-  if (i < 0) return fallback;
-  const [value] = args.splice(i, 2).slice(1);
-  return value;
-};
+const option = (name, fallback) => takeOption(args, name, fallback);
 const seeds = option('seeds', '1,2,3').split(',').map(Number);
 const env = option('env', 'development');
 const only = option('methods', 'previous,selection').split(',');
@@ -46,17 +32,7 @@ const rows = [];
 for (const dataDir of datasets) {
   const results = { previous: [], selection: [], baseline: [], cv: [], winner: [], seconds: [] };
   // Features depend on the plan, not the seed: extract (or read from the cache) once per dataset.
-  const prepConfig = loadConfig({ env, environment: {}, flags: { policy } }).values;
-  const prepContainer = createContainer(prepConfig, silentLogger);
-  const prepared = await prepContainer.get(RunPreparation).prepare(dataDir);
-  const { base, dataset, plan, decode, keyParts } = prepared;
-  const runner = createFrozenRunner(base, plan.cutLayer, decode.size, { pooling: plan.pooling });
-  const features = await extractDatasetFeatures(runner, dataset, {
-    decoder: prepContainer.get(ImageDecoder), decode, concurrency: 4, batchSize: 32, cache: prepContainer.get(FeatureCache), keyParts,
-    logger: silentLogger, workers: 2, augment: { ...prepConfig.augment, views: 0, seed: 0 },
-  });
-  runner.dispose();
-  base.dispose();
+  const { dataset, plan, features } = await planFeatures(dataDir, env, { policy });
   const { train, val, test } = features;
   for (const seed of seeds) {
     const config = loadConfig({ env, environment: {}, flags: { seed: String(seed), policy } }).values;
