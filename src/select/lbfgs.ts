@@ -44,35 +44,18 @@ export function minimizeLbfgs(objective: Objective, start: Float64Array, options
   let gradient = new Float64Array(size);
   let value = objective(x, gradient);
   let evaluations = 1;
-  const steps: Float64Array[] = [];
-  const changes: Float64Array[] = [];
-  const rhos: number[] = [];
+  // The last `memory` correction pairs, oldest first, in a ring of preallocated vectors.
+  const pairs = new CorrectionPairs(memory, size);
   const direction = new Float64Array(size);
   const alphas = new Float64Array(memory);
   let candidate = new Float64Array(size);
   let candidateGradient = new Float64Array(size);
   let iterations = 0;
   while (iterations < maxIterations && largestMagnitude(gradient) > tolerance) {
-    // direction = -H gradient, H the L-BFGS inverse-Hessian estimate.
-    direction.set(gradient);
-    for (let m = steps.length - 1; m >= 0; m--) {
-      alphas[m] = rhos[m] * dot(steps[m], direction);
-      const y = changes[m];
-      for (let i = 0; i < size; i++) direction[i] -= alphas[m] * y[i];
-    }
-    const last = steps.length - 1;
-    const scale = last >= 0 ? dot(steps[last], changes[last]) / dot(changes[last], changes[last]) : 1 / Math.max(Math.sqrt(dot(gradient, gradient)), 1e-12);
-    for (let i = 0; i < size; i++) direction[i] *= scale;
-    for (let m = 0; m < steps.length; m++) {
-      const beta = rhos[m] * dot(changes[m], direction);
-      const s = steps[m];
-      for (let i = 0; i < size; i++) direction[i] += s[i] * (alphas[m] - beta);
-    }
-    for (let i = 0; i < size; i++) direction[i] = -direction[i];
-    let slope = dot(gradient, direction);
+    let slope = searchDirection(pairs, gradient, direction, alphas);
     if (!(slope < 0)) {
       // Not a descent direction (curvature pairs gone stale): restart from steepest descent.
-      steps.length = changes.length = rhos.length = 0;
+      pairs.clear();
       const norm = Math.max(Math.sqrt(dot(gradient, gradient)), 1e-12);
       for (let i = 0; i < size; i++) direction[i] = -gradient[i] / norm;
       slope = dot(gradient, direction);
@@ -87,27 +70,80 @@ export function minimizeLbfgs(objective: Objective, start: Float64Array, options
       step /= 2;
     }
     if (!(candidateValue < value)) break; // no progress possible at this precision
-    const s = new Float64Array(size);
-    const y = new Float64Array(size);
-    for (let i = 0; i < size; i++) {
-      s[i] = candidate[i] - x[i];
-      y[i] = candidateGradient[i] - gradient[i];
-    }
-    const curvature = dot(s, y);
-    if (curvature > 1e-12) {
-      if (steps.length === memory) {
-        steps.shift();
-        changes.shift();
-        rhos.shift();
-      }
-      steps.push(s);
-      changes.push(y);
-      rhos.push(1 / curvature);
-    }
+    pairs.add(x, candidate, gradient, candidateGradient);
     [x, candidate] = [candidate, x];
     [gradient, candidateGradient] = [candidateGradient, gradient];
     value = candidateValue;
     iterations++;
   }
   return { x, value, iterations, evaluations, converged: largestMagnitude(gradient) <= tolerance };
+}
+
+/** direction = -H gradient, H the L-BFGS inverse-Hessian estimate (two-loop recursion); returns the slope gradient . direction. */
+function searchDirection(pairs: CorrectionPairs, gradient: Float64Array, direction: Float64Array, alphas: Float64Array): number {
+  const size = gradient.length;
+  direction.set(gradient);
+  for (let m = pairs.count - 1; m >= 0; m--) {
+    const s = pairs.step(m);
+    const y = pairs.change(m);
+    const alpha = pairs.rho(m) * dot(s, direction);
+    alphas[m] = alpha;
+    for (let i = 0; i < size; i++) direction[i] -= alpha * y[i];
+  }
+  const last = pairs.count - 1;
+  const scale = last >= 0 ? dot(pairs.step(last), pairs.change(last)) / dot(pairs.change(last), pairs.change(last)) : 1 / Math.max(Math.sqrt(dot(gradient, gradient)), 1e-12);
+  for (let i = 0; i < size; i++) direction[i] *= scale;
+  for (let m = 0; m < pairs.count; m++) {
+    const s = pairs.step(m);
+    const correction = alphas[m] - pairs.rho(m) * dot(pairs.change(m), direction);
+    for (let i = 0; i < size; i++) direction[i] += s[i] * correction;
+  }
+  for (let i = 0; i < size; i++) direction[i] = -direction[i];
+  return dot(gradient, direction);
+}
+
+/** The correction pairs (s = x' - x, y = g' - g, rho = 1 / s.y), at most `memory`, reusing their vectors. */
+class CorrectionPairs {
+  private readonly steps: Float64Array[];
+  private readonly changes: Float64Array[];
+  private readonly rhos: Float64Array;
+  private first = 0;
+  count = 0;
+
+  constructor(
+    private readonly memory: number,
+    size: number,
+  ) {
+    this.steps = Array.from({ length: memory }, () => new Float64Array(size));
+    this.changes = Array.from({ length: memory }, () => new Float64Array(size));
+    this.rhos = new Float64Array(memory);
+  }
+
+  /** The m-th pair, oldest first. */
+  step = (m: number) => this.steps[(this.first + m) % this.memory];
+  change = (m: number) => this.changes[(this.first + m) % this.memory];
+  rho = (m: number) => this.rhos[(this.first + m) % this.memory];
+
+  /** Keeps the pair of a step from x to next unless its curvature is not positive; the oldest goes when full. */
+  add(x: Float64Array, next: Float64Array, gradient: Float64Array, nextGradient: Float64Array): void {
+    let curvature = 0;
+    for (let i = 0; i < x.length; i++) curvature += (next[i] - x[i]) * (nextGradient[i] - gradient[i]);
+    if (!(curvature > 1e-12)) return;
+    // Full: the oldest pair's vectors take the new one.
+    const slot = (this.first + this.count) % this.memory;
+    const s = this.steps[slot];
+    const y = this.changes[slot];
+    for (let i = 0; i < x.length; i++) {
+      s[i] = next[i] - x[i];
+      y[i] = nextGradient[i] - gradient[i];
+    }
+    this.rhos[slot] = 1 / curvature;
+    if (this.count === this.memory) this.first = (this.first + 1) % this.memory;
+    else this.count++;
+  }
+
+  clear(): void {
+    this.first = 0;
+    this.count = 0;
+  }
 }

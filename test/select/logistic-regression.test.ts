@@ -46,7 +46,77 @@ describe('minimizeLbfgs', () => {
     assert.ok(result.converged);
     result.x.forEach((v, i) => assert.ok(Math.abs(v - i) < 1e-6, `${i}: ${v}`));
   });
+
+  it('keeps the last `memory` correction pairs, oldest first: the same iterates as the textbook two-loop recursion', () => {
+    // A smooth non-quadratic objective that takes many more iterations than the memory holds.
+    const objective = (x: Float64Array, g: Float64Array) => {
+      let value = 0;
+      for (let i = 0; i < x.length; i++) {
+        const s = 1 + (i % 7) * 3;
+        value += 0.5 * s * (x[i] - 1) ** 2 + Math.log(1 + Math.exp(x[i] - x[(i + 1) % x.length]));
+        g[i] = s * (x[i] - 1);
+      }
+      for (let i = 0; i < x.length; i++) {
+        const j = (i + 1) % x.length;
+        const sigmoid = 1 / (1 + Math.exp(-(x[i] - x[j])));
+        g[i] += sigmoid;
+        g[j] -= sigmoid;
+      }
+      return value;
+    };
+    const options = { memory: 3, gradientTolerance: 1e-10, maxIterations: 12 };
+    const result = minimizeLbfgs(objective, new Float64Array(30), options);
+    const reference = textbookLbfgs(objective, new Float64Array(30), options);
+    assert.equal(result.iterations, 12);
+    assert.deepEqual(Array.from(result.x), Array.from(reference));
+  });
 });
+
+/** L-BFGS as textbooks write it (arrays shifted when full), with minimizeLbfgs' line search: the reference iterates. */
+function textbookLbfgs(objective: (x: Float64Array, g: Float64Array) => number, start: Float64Array, options: { memory: number; maxIterations: number }): Float64Array {
+  const dot = (a: Float64Array, b: Float64Array) => a.reduce((sum, v, i) => sum + v * b[i], 0);
+  let x = Float64Array.from(start);
+  let g = new Float64Array(x.length);
+  let value = objective(x, g);
+  const pairs: { s: Float64Array; y: Float64Array; rho: number }[] = [];
+  for (let iteration = 0; iteration < options.maxIterations; iteration++) {
+    const q = Float64Array.from(g);
+    const alphas: number[] = [];
+    for (let m = pairs.length - 1; m >= 0; m--) {
+      alphas[m] = pairs[m].rho * dot(pairs[m].s, q);
+      for (let i = 0; i < q.length; i++) q[i] -= alphas[m] * pairs[m].y[i];
+    }
+    const newest = pairs[pairs.length - 1];
+    const scale = newest ? dot(newest.s, newest.y) / dot(newest.y, newest.y) : 1 / Math.max(Math.sqrt(dot(g, g)), 1e-12);
+    for (let i = 0; i < q.length; i++) q[i] *= scale;
+    for (let m = 0; m < pairs.length; m++) {
+      const beta = pairs[m].rho * dot(pairs[m].y, q);
+      for (let i = 0; i < q.length; i++) q[i] += pairs[m].s[i] * (alphas[m] - beta);
+    }
+    const direction = q.map((v) => -v);
+    const slope = dot(g, direction);
+    let step = 1;
+    let next = new Float64Array(x.length);
+    let nextG = new Float64Array(x.length);
+    let nextValue = Infinity;
+    for (let tries = 0; tries < 40; tries++) {
+      next = x.map((v, i) => v + step * direction[i]);
+      nextG = new Float64Array(x.length);
+      nextValue = objective(next, nextG);
+      if (nextValue <= value + 1e-4 * step * slope) break;
+      step /= 2;
+    }
+    const s = next.map((v, i) => v - x[i]);
+    const y = nextG.map((v, i) => v - g[i]);
+    const curvature = dot(s, y);
+    if (curvature > 1e-12) {
+      if (pairs.length === options.memory) pairs.shift();
+      pairs.push({ s, y, rho: 1 / curvature });
+    }
+    [x, g, value] = [next, nextG, nextValue];
+  }
+  return x;
+}
 
 describe('fitLogisticPath', () => {
   it('converges to the optimum in feature space with more samples than features and with fewer', () => {
