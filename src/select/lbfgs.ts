@@ -45,7 +45,7 @@ export function minimizeLbfgs(objective: Objective, start: Float64Array, options
   let value = objective(x, gradient);
   let evaluations = 1;
   // The last `memory` correction pairs, oldest first, in a ring of preallocated vectors.
-  const pairs = new CorrectionPairs(memory, size);
+  const pairs = new CorrectionPairs(memory);
   const direction = new Float64Array(size);
   const alphas = new Float64Array(memory);
   let candidate = new Float64Array(size);
@@ -102,20 +102,16 @@ function searchDirection(pairs: CorrectionPairs, gradient: Float64Array, directi
   return dot(gradient, direction);
 }
 
-/** The correction pairs (s = x' - x, y = g' - g, rho = 1 / s.y), at most `memory`, reusing their vectors. */
+/** The correction pairs (s = x' - x, y = g' - g, rho = 1 / s.y), at most `memory`, reusing their vectors once full. */
 class CorrectionPairs {
-  private readonly steps: Float64Array[];
-  private readonly changes: Float64Array[];
+  // Allocated as pairs come: a warm-started search often ends after a few.
+  private readonly steps: Float64Array[] = [];
+  private readonly changes: Float64Array[] = [];
   private readonly rhos: Float64Array;
   private first = 0;
   count = 0;
 
-  constructor(
-    private readonly memory: number,
-    size: number,
-  ) {
-    this.steps = Array.from({ length: memory }, () => new Float64Array(size));
-    this.changes = Array.from({ length: memory }, () => new Float64Array(size));
+  constructor(private readonly memory: number) {
     this.rhos = new Float64Array(memory);
   }
 
@@ -131,8 +127,8 @@ class CorrectionPairs {
     if (!(curvature > 1e-12)) return;
     // Full: the oldest pair's vectors take the new one.
     const slot = (this.first + this.count) % this.memory;
-    const s = this.steps[slot];
-    const y = this.changes[slot];
+    const s = (this.steps[slot] ??= new Float64Array(x.length));
+    const y = (this.changes[slot] ??= new Float64Array(x.length));
     for (let i = 0; i < x.length; i++) {
       s[i] = next[i] - x[i];
       y[i] = nextGradient[i] - gradient[i];
