@@ -124,7 +124,7 @@ function foldInput({ features, foldOf, foldCoordinates }: Parameters<typeof cros
   return [input.coordinates, input.project(heldOut)];
 }
 
-export function candidateHead(candidate: HeadCandidate, numFeatures: number, numClasses: number, settings: HeadSettings): tf.Sequential {
+function candidateHead(candidate: HeadCandidate, numFeatures: number, numClasses: number, settings: HeadSettings): tf.Sequential {
   const { dropout, inputDropout, hiddenUnits } = candidate;
   return buildHead({ numFeatures, numClasses, dropout, inputDropout, hiddenUnits, ...settings });
 }
