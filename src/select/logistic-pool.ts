@@ -49,12 +49,20 @@ export class LogisticPool {
   }
 }
 
-/** Every job's folds on the pool (largest matrices first), pooled and scored per job: no refit. */
-export async function crossValidatePaths(pool: LogisticPool, jobs: LogisticJob[]): Promise<ScoredPath[]> {
+/**
+ * Every job's folds on the pool (largest matrices first), pooled and scored per job: no refit.
+ * `onFold` hears of each fold path as it ends (how many of how many).
+ */
+export async function crossValidatePaths(pool: LogisticPool, jobs: LogisticJob[], onFold?: (done: number, total: number) => void): Promise<ScoredPath[]> {
   const shared = jobs.map(sharedJob);
   const tasks = shared.flatMap((job, j) => Array.from({ length: foldCount(job.foldOf) }, (_, fold) => ({ j, fold })));
   tasks.sort((a, b) => shared[b.j].features.cols - shared[a.j].features.cols);
-  const results = await Promise.all(tasks.map(({ j, fold }) => pool.run<FoldPath>({ kind: 'fold', job: shared[j], fold })));
+  let done = 0;
+  const counted = (path: FoldPath) => {
+    onFold?.(++done, tasks.length);
+    return path;
+  };
+  const results = await Promise.all(tasks.map(({ j, fold }) => pool.run<FoldPath>({ kind: 'fold', job: shared[j], fold }).then(counted)));
   return shared.map((job, j) => {
     const folds = results.filter((_, t) => tasks[t].j === j);
     const coordinates = folds.flatMap((fold) => (fold.coordinates ? [fold.coordinates] : []));

@@ -31,10 +31,12 @@ export async function selectFeatures(args: {
   numClasses: number;
   foldOf: number[];
   strengths: number[];
+  /** Each fold path that ended, of all readouts' (how many of how many). */
+  onFold?: (done: number, total: number) => void;
 }): Promise<{ selection: FeatureSelection; chosen: number; baseline: LogisticAside }> {
   const jobs: LogisticJob[] = args.candidates.map(({ features }) => ({ features, labels: args.labels, numClasses: args.numClasses, foldOf: args.foldOf, strengths: args.strengths }));
   const pool = new LogisticPool();
-  const scored = await crossValidatePaths(pool, jobs).catch(async (error: unknown) => {
+  const scored = await crossValidatePaths(pool, jobs, args.onFold).catch(async (error: unknown) => {
     await pool.destroy();
     throw error;
   });

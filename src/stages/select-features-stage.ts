@@ -10,11 +10,13 @@ import { extractDatasetFeatures, type DatasetFeatures } from '../pipeline/extrac
 import type { Stage, StageServices } from '../pipeline/stage';
 import { crossValidates, selectionFolds, selectionMatrix } from '../pipeline/train-by-selection';
 import { ImageDecoder } from '../preprocess/image-decoder';
+import { Progress } from '../progress';
 import { alternativeDepth } from '../select/alternative-depth';
 import { defaultStrengths } from '../select/cross-validated-logistic';
 import type { LogisticAside } from '../select/logistic-pool';
 import type { FeatureMatrix } from '../select/logistic-regression';
 import { readoutName, selectFeatures, type FeatureReadout } from '../select/select-features';
+import { foldCount } from '../select/stratified-folds';
 import type { LabelledData } from '../train/fit';
 import type { BaseOutput } from './base-stage';
 import type { ExtractOutput } from './extract-stage';
@@ -51,6 +53,7 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     @inject(Logger) private readonly logger: Logger,
     @inject(ImageDecoder) private readonly decoder: ImageDecoder,
     @inject(FeatureCache) private readonly cache: FeatureCache,
+    @inject(Progress) private readonly progress: Progress,
   ) {}
 
   readonly applies = ({ base, dataset, plan, candidateLayers }: SelectFeaturesInput) =>
@@ -67,13 +70,17 @@ export class SelectFeaturesStage implements Stage<SelectFeaturesInput, SelectFea
     const all = selectionMatrix(probe.features);
     const columns = readouts.map((readout) => columnsOf(readout, input.candidateLayers, probe.widths, probe.gridWidths));
     const numClasses = dataset.labels.length;
+    const foldOf = selectionFolds(this.config, all.labels, numClasses);
+    // Minutes on many classes or near policy.largeMinImages: say how far it is.
+    const task = this.progress.start('cross-validation', readouts.length * foldCount(foldOf), 'fold paths');
     const { selection, chosen, baseline } = await selectFeatures({
       candidates: readouts.map((readout, i) => ({ ...readout, features: columnsOfMatrix(all.features, columns[i]) })),
       labels: all.labels,
       numClasses,
-      foldOf: selectionFolds(this.config, all.labels, numClasses),
+      foldOf,
       strengths: defaultStrengths,
-    });
+      onFold: (done) => task.update(done),
+    }).finally(() => task.stop());
     services.own({ dispose: () => void baseline.stop() });
     this.logger.info(`  ${selection.reason}`);
     const { layer, pooling } = readouts[chosen];

@@ -74,4 +74,22 @@ describe('selectFeatures', () => {
     assert.deepEqual(kept.selection.chosen, { layer: 'first', pooling: 'average' });
     assert.match(kept.selection.reason, /kept/);
   });
+
+  it('reports every fold path of every readout as it ends', async () => {
+    const { labels, matrix } = features(40, 12, true, 3);
+    const reported: string[] = [];
+    const { baseline } = await selectFeatures({
+      candidates: [
+        { layer: 'first', pooling: 'average', features: matrix },
+        { layer: 'first', pooling: 'grid', features: matrix },
+      ],
+      labels,
+      numClasses: 2,
+      foldOf: stratifiedFolds(labels, 2, 4, 0),
+      strengths: [1, 0.1],
+      onFold: (done, total) => reported.push(`${done}/${total}`),
+    });
+    await baseline.result;
+    assert.deepEqual(reported, ['1/8', '2/8', '3/8', '4/8', '5/8', '6/8', '7/8', '8/8']);
+  });
 });
