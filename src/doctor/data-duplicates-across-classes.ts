@@ -1,4 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
+import { readValues } from '../backend/read-values';
 import { passed, type CheckResult } from './check-result';
 import type { DoctorCheck } from './doctor-inputs';
 import { thumbnailSide, type ImageFingerprint } from './image-fingerprint';
@@ -33,7 +34,7 @@ export function checkDuplicatesAcrossClasses(fingerprints: ImageFingerprint[], m
   try {
     for (let start = 0; start < n; start += blockRows) {
       const rows = Math.min(blockRows, n - start);
-      const correlations = tf.tidy(() => tf.matMul(tf.slice(all, start, rows), all, false, true).dataSync());
+      const correlations = readValues(() => tf.matMul(tf.slice(all, start, rows), all, false, true));
       for (let r = 0; r < rows; r++) {
         const i = start + r;
         const a = fingerprints[i];
