@@ -44,6 +44,21 @@ describe('the wasm BatchMatMul that transposes its operands explicitly', () => {
     });
   }
 
+  for (const [batch, rows, depth, columns, split] of [
+    [3, 32, 48, 64, true],
+    [3, 4, 6, 5, false],
+  ] as [number, number, number, number, boolean][]) {
+    it(`computes ${batch} products of ${rows}x${depth}x${columns} like cpu, ${split ? 'one by one' : 'as one batch'}`, async () => {
+      const product = () => tf.tidy(() => tf.matMul(tf.tensor(values([batch, rows, depth], 7), [batch, rows, depth]), tf.tensor(values([batch, depth, columns], 8), [batch, depth, columns])).arraySync());
+      const expected = await on('cpu', product);
+      const actual = await on('wasm', product);
+      const expectedValues = (expected as number[][][]).flat(2);
+      (actual as number[][][]).flat(2).forEach((v, i) => assert.ok(Math.abs(v - expectedValues[i]) < 1e-4, `${i}: ${v} vs ${expectedValues[i]}`));
+      const kernels = (await tf.profile(() => tf.tidy(() => void product()))).kernels.map((k) => k.name);
+      assert.equal(kernels.filter((k) => k === 'GatherV2').length, split ? 2 * batch : 0, kernels.join(', '));
+    });
+  }
+
   it('gives a dense layer the same kernel gradient as cpu, without leaking tensors', async () => {
     const gradient = () =>
       tf.tidy(() => {
