@@ -1,4 +1,3 @@
-import type { TrainingCallback, TrainingLoop } from '../train/training-callback';
 import { scoreProbabilities, type CvEstimate } from './cv-estimate';
 
 /**
@@ -29,23 +28,11 @@ export class PooledFoldCurve {
     return this.best;
   }
 
-  /** The callback of one fold's fit: `predict` gives the held-out rows' probabilities, K per row. */
-  callbackFor(heldOut: number[], predict: () => Float32Array): TrainingCallback {
-    return {
-      onEpochEnd: async (log, loop: TrainingLoop) => {
-        const stop = await this.add(log.epoch, heldOut, predict());
-        if (stop) loop.stopTraining = true;
-      },
-    };
-  }
-
-  /** A fold ended (failed, or stopped by one of its own callbacks): release the others (they stop) so nothing waits forever. */
-  abandon(): void {
-    this.stopped = true;
-    this.release(true);
-  }
-
-  private add(epoch: number, heldOut: number[], probabilities: Float32Array): Promise<boolean> {
+  /**
+   * One fold's held-out probabilities (K per row of `heldOut`) after `epoch`: resolves, once every
+   * fold has reported that epoch, to whether training stops.
+   */
+  add(epoch: number, heldOut: number[], probabilities: Float32Array): Promise<boolean> {
     if (this.stopped) return Promise.resolve(true);
     const K = this.numClasses;
     this.byEpoch[epoch] ??= new Float64Array(this.labels.length * K);
@@ -54,6 +41,12 @@ export class PooledFoldCurve {
     const done = new Promise<boolean>((resolve) => this.waiting.push(resolve));
     if (this.reported[epoch] === this.activeFolds) this.closeEpoch(epoch);
     return done;
+  }
+
+  /** A fold ended (failed, or stopped by one of its own callbacks): release the others (they stop) so nothing waits forever. */
+  abandon(): void {
+    this.stopped = true;
+    this.release(true);
   }
 
   private closeEpoch(epoch: number): void {

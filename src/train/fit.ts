@@ -4,7 +4,7 @@ import { Checkpointing } from './checkpointing';
 import { EarlyStopping, type WeightHolder } from './early-stopping';
 import { LambdaCallback } from './lambda-callback';
 import type { LearningRateSchedule } from './learning-rate-schedule';
-import { balancedClassWeights, crossEntropy } from './loss';
+import { classWeightsFor, crossEntropy } from './loss';
 import { NonFiniteGuard, type NonFiniteRecovery } from './nan-guard';
 import type { OptimizerSettings } from './optimizer';
 import { ReduceOnPlateau } from './reduce-on-plateau';
@@ -135,12 +135,6 @@ export function evaluateNetwork(
   return { loss: lossSum / count, accuracy: correct / count, meanMaxProbability: maxProbabilitySum / count };
 }
 
-function classWeightsOf(option: FitOptions['classWeights'], labels: number[], numClasses: number): number[] | undefined {
-  if (option === undefined || option === 'none') return undefined;
-  if (option === 'balanced') return balancedClassWeights(labels, numClasses);
-  return option;
-}
-
 /**
  * The callbacks every fit runs, in event order: the record first, then what reads the epoch
  * (NaN guard, early stopping, plateau, warnings), the checkpoint, the caller's, the plain handlers.
@@ -210,7 +204,7 @@ export async function fit(
   });
   const settings = {
     numClasses,
-    loss: { labelSmoothing: options.labelSmoothing ?? 0, classWeights: classWeightsOf(options.classWeights, train.labels, numClasses) },
+    loss: { labelSmoothing: options.labelSmoothing ?? 0, classWeights: classWeightsFor(options.classWeights, train.labels, numClasses) },
     l2: options.l2 ?? 0,
   };
   const trainLabels = tf.tensor1d(train.labels, 'int32');

@@ -20,14 +20,25 @@ export function crossEntropy(probabilities: tf.Tensor2D, oneHot: tf.Tensor2D): t
  */
 export function trainingLoss(probabilities: tf.Tensor2D, labels: tf.Tensor1D, numClasses: number, settings: LossSettings = {}): tf.Scalar {
   return tf.tidy(() => {
-    const smoothing = settings.labelSmoothing ?? 0;
-    let targets = tf.oneHot(labels, numClasses).toFloat() as tf.Tensor2D;
-    if (smoothing > 0) targets = tf.add(tf.mul(targets, 1 - smoothing), smoothing / numClasses) as tf.Tensor2D;
-    const perExample = tf.neg(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probabilities, epsilon, 1))), 1));
+    const perExample = exampleCrossEntropy(probabilities, labels, numClasses, settings.labelSmoothing ?? 0);
     if (!settings.classWeights) return tf.mean(perExample) as tf.Scalar;
     const weights = tf.gather(tf.tensor1d(settings.classWeights), labels);
     return tf.mean(tf.mul(perExample, weights)) as tf.Scalar;
   });
+}
+
+/** Each example's cross-entropy against its (optionally smoothed) one-hot target: probabilities [..., K], labels [...]. */
+export function exampleCrossEntropy(probabilities: tf.Tensor, labels: tf.Tensor, numClasses: number, labelSmoothing: number): tf.Tensor {
+  let targets = tf.oneHot(labels, numClasses).toFloat();
+  if (labelSmoothing > 0) targets = tf.add(tf.mul(targets, 1 - labelSmoothing), labelSmoothing / numClasses);
+  return tf.neg(tf.sum(tf.mul(targets, tf.log(tf.clipByValue(probabilities, epsilon, 1))), -1));
+}
+
+/** The class weights a fit uses: 'balanced' computed from `labels`, an array as given, none for 'none'. */
+export function classWeightsFor(option: 'none' | 'balanced' | number[] | undefined, labels: number[], numClasses: number): number[] | undefined {
+  if (option === undefined || option === 'none') return undefined;
+  if (option === 'balanced') return balancedClassWeights(labels, numClasses);
+  return option;
 }
 
 /** Keras' "balanced" class weights: numExamples / (numClasses * examplesOfClass); a class without examples gets 1. */

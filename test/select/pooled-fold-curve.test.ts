@@ -1,8 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { PooledFoldCurve } from '../../src/select/pooled-fold-curve';
-import type { TrainingLoop } from '../../src/train/training-callback';
-import type { EpochLog } from '../../src/train/fit';
 
 /** Two folds of two samples each, two classes: fold f holds out samples 2f and 2f + 1 (labels 0, 1). */
 const labels = [0, 1, 0, 1];
@@ -15,18 +13,17 @@ const heldOut = [
 /** Probabilities giving the true class `p` for both held-out samples of a fold. */
 const confident = (p: number) => Float32Array.from([p, 1 - p, 1 - p, p]);
 
-/** Runs each fold's epochs concurrently through the curve's callbacks, as fits side by side do. */
+/** Runs each fold's epochs concurrently through the curve, as fits side by side do. */
 async function runFolds(curve: PooledFoldCurve, trueClassProbability: number[][], maxEpochs: number): Promise<number[]> {
   const epochsRun: number[] = [];
   await Promise.all(
     heldOut.map(async (rows, fold) => {
-      const loop = { stopTraining: false } as TrainingLoop;
-      const callback = curve.callbackFor(rows, () => confident(trueClassProbability[fold][epochsRun[fold] ?? 0]));
+      let stop = false;
       epochsRun[fold] = 0;
-      for (let epoch = 0; epoch < maxEpochs && !loop.stopTraining; epoch++) {
+      for (let epoch = 0; epoch < maxEpochs && !stop; epoch++) {
         await new Promise((resolve) => setImmediate(resolve));
         epochsRun[fold] = epoch;
-        await callback.onEpochEnd!({ epoch } as EpochLog, loop);
+        stop = await curve.add(epoch, rows, confident(trueClassProbability[fold][epoch]));
       }
       epochsRun[fold] += 1;
     }),
@@ -64,10 +61,8 @@ describe('PooledFoldCurve', () => {
 
   it('releases the folds still waiting when one fold fails', async () => {
     const curve = new PooledFoldCurve(labels, 2, foldOf, 2, 5);
-    const loop = { stopTraining: false } as TrainingLoop;
-    const waiting = curve.callbackFor(heldOut[0], () => confident(0.7)).onEpochEnd!({ epoch: 0 } as EpochLog, loop);
+    const waiting = curve.add(0, heldOut[0], confident(0.7));
     curve.abandon();
-    await waiting;
-    assert.equal(loop.stopTraining, true);
+    assert.equal(await waiting, true);
   });
 });
