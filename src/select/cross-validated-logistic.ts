@@ -1,4 +1,4 @@
-import { fitLogisticPath, fitLogisticPathIn, logisticProbabilities, rowsOf, standardizationOf, standardized, type FeatureMatrix, type LogisticModel, type Standardization } from './logistic-regression';
+import { fitLogisticPathIn, logisticProbabilities, rowsOf, standardizationOf, standardized, type FeatureMatrix, type LogisticModel, type Standardization } from './logistic-regression';
 import { foldCount, foldParts } from './stratified-folds';
 import { spanBasis } from './span-basis';
 import { scoreProbabilities, type CvEstimate } from './cv-estimate';
@@ -87,8 +87,10 @@ export function scorePath(folds: FoldPath[], labels: number[], numClasses: numbe
 export function refitLogistic(features: FeatureMatrix, labels: number[], numClasses: number, strengths: number[], strength: number): Pick<CrossValidatedLogistic, 'model' | 'standardization'> {
   const standardization = standardizationOf(features);
   const walked = strengths.filter((s) => s >= strength);
-  const refit = fitLogisticPath(standardized(features, standardization), labels, numClasses, walked);
-  return { model: refit[walked.indexOf(strength)], standardization };
+  const basis = spanBasis(standardized(features, standardization));
+  // Only the chosen model back onto the features (each conversion is d x n x K).
+  const chosen = fitLogisticPathIn(basis, labels, numClasses, walked)[walked.indexOf(strength)];
+  return { model: { ...chosen, weights: basis.toFeatureWeights(chosen.weights, numClasses) }, standardization };
 }
 
 /** A dense layer's weights (cols x K) and bias on standardized features, on raw features: the standardization folded in. */
