@@ -11,7 +11,7 @@ import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
 import { MeasureStage } from '../stages/measure-stage';
 import { PlanStage } from '../stages/plan-stage';
-import { ReportStage } from '../stages/report-stage';
+import { preloadReportStage, ReportStage } from '../stages/report-stage';
 import { RunFolderStage, type RunFolderInput } from '../stages/run-folder-stage';
 import { ScanStage } from '../stages/scan-stage';
 import { SelectFeaturesStage, unlessFeaturesSelected } from '../stages/select-features-stage';
@@ -84,6 +84,7 @@ export class TrainStages {
       .then(this.measure)
       .then(this.plan)
       .then(this.selectionPlan)
+      .then(preloadReportStage)
       .then(this.selectFeatures)
       .then(unlessFeaturesSelected(this.extract))
       .then(this.selectHead)
