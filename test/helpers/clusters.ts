@@ -1,3 +1,4 @@
+import type { FeatureMatrix } from '../../src/select/logistic-regression';
 import { seededRandom } from '../../src/train/seeded-random';
 
 /** A standard normal draw (Box-Muller) from a uniform generator. */
@@ -17,4 +18,12 @@ export function clusters(n: number, d: number, K: number, separation: number, no
     features.push(Float32Array.from(means[k], (m) => m + noise * gaussian(random)));
   }
   return { features, labels };
+}
+
+/** Rows of features as one row-major float64 matrix (what the logistic regression reads). */
+export function matrixOf(features: Float32Array[]): FeatureMatrix {
+  const cols = features[0].length;
+  const data = new Float64Array(features.length * cols);
+  features.forEach((row, i) => data.set(row, i * cols));
+  return { data, rows: features.length, cols };
 }

@@ -3,23 +3,16 @@ import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import { crossValidateHead, trainFinalHead } from '../../src/select/cross-validate-head';
 import { crossValidateLogistic, type FoldCoordinates } from '../../src/select/cross-validated-logistic';
-import { logisticProbabilities, standardized, type FeatureMatrix } from '../../src/select/logistic-regression';
+import { logisticProbabilities, standardized } from '../../src/select/logistic-regression';
 import { logisticHead } from '../../src/select/logistic-head';
 import { selectHead } from '../../src/select/select-head';
 import { foldParts, stratifiedFolds } from '../../src/select/stratified-folds';
 import { ExponentialDecay } from '../../src/train/learning-rate-schedule';
 import { seededRandom } from '../../src/train/seeded-random';
-import { clusters } from '../helpers/clusters';
+import { clusters, matrixOf } from '../helpers/clusters';
 
 const settings = { initializer: 'glorotNormal' as const, initStddev: 0, seed: 3 };
 const fitOptions = (batchSize = 8) => ({ epochs: 1, batchSize, schedule: new ExponentialDecay(0.02, 0.9), patience: 100, seed: 3 });
-
-function matrixOf(features: Float32Array[]): FeatureMatrix {
-  const cols = features[0].length;
-  const data = new Float64Array(features.length * cols);
-  features.forEach((row, i) => data.set(row, i * cols));
-  return { data, rows: features.length, cols };
-}
 
 before(async () => {
   require('@tensorflow/tfjs-backend-wasm');

@@ -3,14 +3,7 @@ import { describe, it } from 'node:test';
 import { minimizeLbfgs } from '../../src/select/lbfgs';
 import { fitLogisticPath, logisticProbabilities, standardizationOf, standardized, type FeatureMatrix } from '../../src/select/logistic-regression';
 import { seededRandom } from '../../src/train/seeded-random';
-import { clusters } from '../helpers/clusters';
-
-function matrixOf(features: Float32Array[]): FeatureMatrix {
-  const cols = features[0].length;
-  const data = new Float64Array(features.length * cols);
-  features.forEach((row, i) => data.set(row, i * cols));
-  return { data, rows: features.length, cols };
-}
+import { clusters, matrixOf } from '../helpers/clusters';
 
 /** Largest entry of the gradient of mean cross-entropy + (strength/2)|W|^2 in the feature weights. */
 function largestGradient(x: FeatureMatrix, labels: number[], K: number, model: ReturnType<typeof fitLogisticPath>[number]): number {

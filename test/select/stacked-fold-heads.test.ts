@@ -4,20 +4,12 @@ import { before, describe, it } from 'node:test';
 import { chooseBackend } from '../../src/backend/choose-backend';
 import { RuntimeFailure } from '../../src/errors';
 import { crossValidateHead, type HeadCandidate } from '../../src/select/cross-validate-head';
-import type { FeatureMatrix } from '../../src/select/logistic-regression';
 import { stackable } from '../../src/select/stacked-fold-heads';
 import { stratifiedFolds } from '../../src/select/stratified-folds';
 import { ExponentialDecay } from '../../src/train/learning-rate-schedule';
-import { clusters } from '../helpers/clusters';
+import { clusters, matrixOf } from '../helpers/clusters';
 
 const settings = { initializer: 'glorotNormal' as const, initStddev: 0, seed: 5 };
-
-function matrixOf(features: Float32Array[]): FeatureMatrix {
-  const cols = features[0].length;
-  const data = new Float64Array(features.length * cols);
-  features.forEach((row, i) => data.set(row, i * cols));
-  return { data, rows: features.length, cols };
-}
 
 before(async () => {
   // The pipeline's backend and kernels (the batched products of the stack are split there).
