@@ -15,7 +15,7 @@ export interface FoldInput {
 /**
  * The candidate trained on one fold for up to `maxEpochs`, with no early stopping of its own: after
  * every epoch `afterEpoch` receives the held-out images' probabilities (K per row) and answers
- * whether to stop. The same on the main thread and on the folds' worker thread (HeadFoldThread).
+ * whether to stop. The training the stacked folds (stacked-fold-heads.ts) give every fold at once.
  */
 export async function trainHeadOnFold(args: {
   candidate: HeadCandidate;
