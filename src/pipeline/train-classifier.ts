@@ -215,13 +215,14 @@ export async function trainClassifier(args: {
     return classifier();
   }
   assertFiniteInputs(args.train.x, 'training');
-  const abandon = new EarlyAbandon(headOnlyCorrect);
+  const abandon = new EarlyAbandon();
   const fineTuneOptions: FitOptions = {
     ...fitOptions,
     ...checkpoint('fine-tune'),
     epochs: config.train.fineTuneEpochs,
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
+    validationReference: headOnlyCorrect,
     callbacks: [abandon, ...callbacks('fine-tune')],
   };
   const gate = await keepOrDropFineTuning({

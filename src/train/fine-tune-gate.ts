@@ -1,5 +1,5 @@
 import * as tf from '@tensorflow/tfjs';
-import type { LabelledData, TrainableNetwork } from './fit';
+import { pairedCounts, type EpochLog, type LabelledData, type TrainableNetwork } from './fit';
 import { predictInBatches } from './predict-in-batches';
 
 /**
@@ -47,25 +47,23 @@ export function correctPredictions(probabilities: Float32Array, labels: number[]
 
 const percent = (x: number) => (100 * x).toFixed(1);
 
+/** The keep rule on paired counts: c - b > keepMargin * sqrt(b + c). */
+export function earnsItsPlace({ onlyReferenceRight: b, onlyThisRight: c }: NonNullable<EpochLog['versusReference']>): boolean {
+  return c - b > keepMargin * Math.sqrt(b + c);
+}
+
 /** The paired comparison: keep fine-tuning only when (c - b) / n > keepMargin * sqrt(b + c) / n. */
 export function fineTuneGate(headOnlyCorrect: boolean[], fineTunedCorrect: boolean[], abandoned?: FineTuneGate['abandoned']): FineTuneGate {
   if (headOnlyCorrect.length !== fineTunedCorrect.length || headOnlyCorrect.length === 0) {
     throw new Error(`the gate compares both models on the same validation images; received ${headOnlyCorrect.length} and ${fineTunedCorrect.length}`);
   }
   const n = headOnlyCorrect.length;
-  let b = 0;
-  let c = 0;
-  let headRight = 0;
-  let fineRight = 0;
-  headOnlyCorrect.forEach((right, i) => {
-    if (right) headRight++;
-    if (fineTunedCorrect[i]) fineRight++;
-    if (right && !fineTunedCorrect[i]) b++;
-    if (!right && fineTunedCorrect[i]) c++;
-  });
+  const { onlyReferenceRight: b, onlyThisRight: c } = pairedCounts(headOnlyCorrect, fineTunedCorrect);
+  const headRight = headOnlyCorrect.filter(Boolean).length;
+  const fineRight = fineTunedCorrect.filter(Boolean).length;
   const difference = (c - b) / n;
   const standardError = Math.sqrt(b + c) / n;
-  const kept = !abandoned && difference > keepMargin * standardError;
+  const kept = !abandoned && earnsItsPlace({ onlyReferenceRight: b, onlyThisRight: c });
   const numbers =
     `validation accuracy ${percent(fineRight / n)}% fine-tuned vs ${percent(headRight / n)}% head-only on the same ${n} images ` +
     `(difference ${difference >= 0 ? '+' : ''}${percent(difference)} points, one standard error ${percent(standardError)}; b=${b}, c=${c})`;

@@ -60,6 +60,11 @@ export interface FitOptions {
   classWeights?: 'none' | 'balanced' | number[];
   /** Clip gradients to this global norm (0 = off). Defaults to 0. */
   clipNorm?: number;
+  /**
+   * Which validation images a reference model classifies right (fine-tuning's head-only model): each
+   * epoch's log then counts the images only one of the two gets right (EpochLog.versusReference).
+   */
+  validationReference?: boolean[];
   /** Non-finite steps recovered from before training stops with a RuntimeFailure. Defaults to 5. */
   maxNonFiniteRecoveries?: number;
   /** Thresholds of the overfitting and uniform-prediction warnings. */
@@ -88,6 +93,8 @@ export interface EpochLog {
   valAccuracy?: number;
   /** Mean largest predicted probability (validation data if any, else training batches): near 1/numClasses = undecided. */
   meanMaxProbability?: number;
+  /** Against FitOptions.validationReference on the same validation images: b and c of a paired comparison. */
+  versusReference?: { onlyReferenceRight: number; onlyThisRight: number };
   seconds: number;
 }
 
@@ -109,30 +116,44 @@ export function evaluateNetwork(
   data: LabelledData,
   numClasses: number,
   batchSize = 256,
-): { loss: number; accuracy: number; meanMaxProbability: number } {
+): { loss: number; accuracy: number; meanMaxProbability: number; correct: boolean[] } {
   let lossSum = 0;
-  let correct = 0;
   let maxProbabilitySum = 0;
+  const correct: boolean[] = [];
   const n = data.labels.length;
   for (let start = 0; start < n; start += batchSize) {
     const size = Math.min(batchSize, n - start);
-    const [loss, hits, maxProbability] = tf.tidy(() => {
+    const [loss, maxProbability, ...hits] = tf.tidy(() => {
       const x = tf.slice(data.x, start, size);
       const labels = tf.tensor1d(data.labels.slice(start, start + size), 'int32');
       const probabilities = predict(x);
-      const values = tf.stack([
-        tf.mul(crossEntropy(probabilities, tf.oneHot(labels, numClasses) as tf.Tensor2D), size),
-        tf.sum(tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32')),
-        tf.sum(tf.max(probabilities, 1)),
+      const values = tf.concat([
+        tf.stack([tf.mul(crossEntropy(probabilities, tf.oneHot(labels, numClasses) as tf.Tensor2D), size), tf.sum(tf.max(probabilities, 1))]),
+        tf.cast(tf.equal(tf.argMax(probabilities, 1), labels), 'float32'),
       ]);
       return Array.from(values.dataSync());
     });
     lossSum += loss;
-    correct += hits;
     maxProbabilitySum += maxProbability;
+    hits.forEach((hit) => correct.push(hit === 1));
   }
   const count = Math.max(n, 1);
-  return { loss: lossSum / count, accuracy: correct / count, meanMaxProbability: maxProbabilitySum / count };
+  const accuracy = correct.filter(Boolean).length / count;
+  return { loss: lossSum / count, accuracy, meanMaxProbability: maxProbabilitySum / count, correct };
+}
+
+/** b and c of the paired comparison: images only the reference classifies right, and only the other model. */
+export function pairedCounts(reference: boolean[], correct: boolean[]): NonNullable<EpochLog['versusReference']> {
+  if (reference.length !== correct.length) {
+    throw new Error(`a paired comparison needs both models scored on the same images; received ${reference.length} and ${correct.length}`);
+  }
+  let onlyReferenceRight = 0;
+  let onlyThisRight = 0;
+  reference.forEach((right, i) => {
+    if (right && !correct[i]) onlyReferenceRight++;
+    if (!right && correct[i]) onlyThisRight++;
+  });
+  return { onlyReferenceRight, onlyThisRight };
 }
 
 /**
@@ -163,7 +184,14 @@ function interruption(epoch: number, checkpointFile: string | undefined): Traini
 }
 
 /** Training loss and accuracy are running means over the epoch's batches (with dropout), as Keras reports them. */
-function epochLog(epoch: number, learningRate: number, steps: StepOutcome[], valMetrics: ReturnType<typeof evaluateNetwork> | undefined, started: number): EpochLog {
+function epochLog(
+  epoch: number,
+  learningRate: number,
+  steps: StepOutcome[],
+  valMetrics: ReturnType<typeof evaluateNetwork> | undefined,
+  reference: boolean[] | undefined,
+  started: number,
+): EpochLog {
   const counted = steps.filter((step) => !step.failed);
   const examples = counted.reduce((sum, step) => sum + step.examples, 0);
   const total = (read: (step: StepOutcome) => number) => counted.reduce((sum, step) => sum + read(step), 0);
@@ -173,6 +201,7 @@ function epochLog(epoch: number, learningRate: number, steps: StepOutcome[], val
     loss: examples > 0 ? total((step) => step.loss * step.examples) / examples : Number.NaN,
     accuracy: examples > 0 ? total((step) => step.hits) / examples : Number.NaN,
     ...(valMetrics ? { valLoss: valMetrics.loss, valAccuracy: valMetrics.accuracy } : {}),
+    ...(valMetrics && reference ? { versusReference: pairedCounts(reference, valMetrics.correct) } : {}),
     meanMaxProbability: valMetrics ? valMetrics.meanMaxProbability : total((step) => step.maxProbability) / Math.max(examples, 1),
     seconds: (Date.now() - started) / 1000,
   };
@@ -230,7 +259,7 @@ export async function fit(
         await new Promise((resolve) => setImmediate(resolve));
       }
       const valMetrics = val && val.labels.length > 0 ? evaluateNetwork(network.predict, val, numClasses, options.evaluationBatchSize) : undefined;
-      await callbacks.onEpochEnd(epochLog(epoch, learningRate, steps, valMetrics, started), loop);
+      await callbacks.onEpochEnd(epochLog(epoch, learningRate, steps, valMetrics, options.validationReference, started), loop);
     }
     await callbacks.onTrainEnd(loop);
   } finally {

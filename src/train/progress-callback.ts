@@ -31,6 +31,7 @@ export class ProgressCallback implements TrainingCallback {
     this.logger.info(
       `${this.phase} epoch ${log.epoch + 1}/${epochs} lr ${log.learningRate.toPrecision(3)} loss ${log.loss.toFixed(4)} acc ${log.accuracy.toFixed(3)}` +
         (log.valLoss !== undefined ? ` val_loss ${log.valLoss.toFixed(4)} val_acc ${log.valAccuracy!.toFixed(3)}` : '') +
+        (log.versusReference ? ` vs head-only b=${log.versusReference.onlyReferenceRight} c=${log.versusReference.onlyThisRight}` : '') +
         ` (${log.seconds.toFixed(1)} s)`,
     );
   }

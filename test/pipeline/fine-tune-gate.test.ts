@@ -12,6 +12,7 @@ import { createFrozenRunner } from '../../src/features/frozen-runner';
 import { makePlan, withFineTuneGate, type Plan } from '../../src/policy/plan';
 import { judgeSimilarity } from '../../src/policy/similarity';
 import { silentLogger } from '../../src/logger';
+import { abandonReason } from '../../src/train/early-abandon';
 import type { LabelledData } from '../../src/train/fit';
 import { seededRandom } from '../../src/train/seeded-random';
 import { testConfig } from '../helpers/pipeline';
@@ -115,14 +116,18 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
     assert.equal(valAccuracy, gate.headOnlyAccuracy);
   });
 
-  it('abandons fine-tuning once it has clearly lost to the head and restores the head-only model', async () => {
-    // A rate that wrecks the network: after two epochs it trails the head by far and no longer improves.
+  it('abandons fine-tuning once it stops gaining on the head without earning its place, and restores the head-only model', async () => {
+    // A rate that wrecks the network: it trails the head by far and no longer gains on it.
     const { trained, segmentBits, valAccuracy } = await run({ epochs: '20', 'learning-rate': '0.01', 'fine-tune-epochs': '8', 'fine-tune-learning-rate': '0.5', 'base-rate-multiplier': '1' });
     const gate = trained.fineTuneGate!;
     const history = trained.phases.find((phase) => phase.name === 'fine-tune')!.history;
     assert.ok(gate.abandoned, gate.reason);
     assert.ok(history.length < 8, `stopped after ${history.length} of 8 epochs`);
     assert.equal(gate.abandoned.epoch, history.length - 1);
+    const paired = history.map((epoch) => epoch.versusReference!);
+    assert.equal(paired.length, history.length, 'every epoch compared with the head-only model on the same images');
+    assert.equal(abandonReason(paired.slice(0, -1)), undefined, 'not one epoch sooner');
+    assert.match(gate.abandoned.reason, new RegExp(`c - b per epoch: ${paired.map(({ onlyReferenceRight: b, onlyThisRight: c }) => `${c - b >= 0 ? '\\+' : ''}${c - b}`).join(', ')}`));
     assert.equal(gate.kept, false);
     assert.match(gate.reason, /abandoned after epoch/);
     assert.deepEqual(segmentBits, pretrained, 'restored');

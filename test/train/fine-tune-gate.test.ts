@@ -50,19 +50,22 @@ describe('fineTuneGate: the paired keep-or-drop rule', () => {
   });
 });
 
-describe('abandonReason: stop fine-tuning once it has clearly lost', () => {
-  const epochs = (...accuracies: number[]) => accuracies;
-  const head = { accuracy: 0.85, n: 1000 };
+describe('abandonReason: stop fine-tuning once it is no longer on its way to earning its place', () => {
+  /** One epoch's paired counts per [b, c]: images only the head-only model gets right, and only the fine-tuned one. */
+  const epochs = (...counts: [number, number][]) => counts.map(([onlyReferenceRight, onlyThisRight]) => ({ onlyReferenceRight, onlyThisRight }));
 
-  it('abandons after two epochs that trail the head by more than two standard errors without improving', () => {
-    // Two standard errors of independent accuracies near 0.85 and 0.78 on 1000 images: about 0.035.
-    assert.match(abandonReason(epochs(0.78, 0.77), head) ?? '', /trailed the head-only model's 0\.850 by more than 2 standard errors/);
+  it('abandons after two epochs in a row without a new best lead, when no epoch passed the gate', () => {
+    // Leads c - b: -10, -8, -9, -9: the best (-8) came before the last two epochs.
+    assert.match(abandonReason(epochs([30, 20], [28, 20], [29, 20], [29, 20])) ?? '', /did not improve on its best lead of -8 images \(c - b per epoch: -10, -8, -9, -9\)/);
+    // Close to the head but stalled: 40 vs 36 images, then no gain for two epochs.
+    assert.ok(abandonReason(epochs([40, 36], [42, 36], [41, 36])));
   });
 
-  it('goes on while too early, still improving, or within the noise', () => {
-    assert.equal(abandonReason(epochs(0.5), head), undefined, 'one epoch is never enough');
-    assert.equal(abandonReason(epochs(0.70, 0.78), head), undefined, 'still improving');
-    assert.equal(abandonReason(epochs(0.83, 0.83), head), undefined, 'within two standard errors');
-    assert.equal(abandonReason(epochs(0.78, 0.77), { accuracy: 0.85, n: 50 }), undefined, 'on 50 images 7 points is noise');
+  it('goes on while too early, still gaining, or once an epoch has earned its place', () => {
+    assert.equal(abandonReason(epochs([60, 10], [60, 10])), undefined, 'two epochs are never enough');
+    assert.equal(abandonReason(epochs([30, 20], [31, 20], [28, 20])), undefined, 'the last epoch set a new best lead');
+    assert.equal(abandonReason(epochs([30, 20], [25, 22], [30, 20])), undefined, 'the epoch before set a new best lead');
+    // c - b = 20 > sqrt(60) = 7.7 at the first epoch: that epoch would be kept, so early stopping decides, not abandonment.
+    assert.equal(abandonReason(epochs([20, 40], [30, 20], [30, 20])), undefined);
   });
 });
