@@ -413,6 +413,13 @@ export const configSchema = {
       env: 'FINETUNE_TRAIN_CROSS_VALIDATE_BELOW',
       arg: 'cross-validate-below',
     },
+    baseline: {
+      doc: 'With a validation split (large data), also fit the L2-path logistic regression on the head\'s features, its strength chosen on the validation images; the trained head is kept only if it beats it by more than one standard error, else the baseline is the head (and what fine-tuning starts from). Small data always cross-validates it.',
+      format: Boolean,
+      default: true,
+      env: 'FINETUNE_TRAIN_BASELINE',
+      arg: 'baseline',
+    },
     seed: {
       doc: 'Seed for the split-independent randomness (initialization, shuffling, dropout): same seed, same model.',
       format: 'non-negative-integer',

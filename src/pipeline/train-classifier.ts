@@ -19,6 +19,7 @@ import { ProgressCallback } from '../train/progress-callback';
 import type { TrainingCallback } from '../train/training-callback';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
+import { headOrBaseline, type BaselineComparison } from './held-out-baseline';
 import { trainHead } from '../train/train-head';
 
 export interface TrainingPhase {
@@ -43,6 +44,8 @@ export interface TrainedClassifier {
   phases: TrainingPhase[];
   /** When the plan fine-tunes: whether the fine-tuning phase was kept, or the head-only model restored, and why. */
   fineTuneGate?: FineTuneGate;
+  /** With a validation split: the trained head against the logistic regression baseline, and which became the head-only model. */
+  baseline?: BaselineComparison;
   /** Loss and accuracy of the whole trained network on cached inputs. */
   score(data: LabelledData): { loss: number; accuracy: number };
   /** Class probabilities of the whole trained network for each cached input, [examples x classes] row-major. */
@@ -118,6 +121,59 @@ export function headFitOptions(config: FinetuneConfig, logger: Logger, epochs: n
   return { ...sharedFitOptions(config, logger), epochs, schedule: scheduleFor(config, config.train.learningRate, epochs) };
 }
 
+/** What the head phase leaves: the trained head, the head-only model's head (it, or the baseline that beat it), and how the head-only model scores. */
+interface HeadPhase {
+  /** Trained on the features (reads raw features): what fine-tuning starts from. */
+  head: tf.Sequential;
+  /** The head-only model's head: `head`, or the logistic regression baseline when the head did not beat it. */
+  headOnly: tf.Sequential;
+  baseline?: BaselineComparison;
+  /** When the plan fine-tunes: which validation images the head-only model classifies right (what fine-tuning must beat). */
+  headOnlyCorrect?: boolean[];
+}
+
+/**
+ * The head on the frozen features (the segment's pooled output when the plan fine-tunes), learning
+ * on standardized features (features of different depths and channels differ in scale by orders of
+ * magnitude) with the standardization then folded into its weights; then, with a validation split,
+ * the logistic regression baseline against it (headOrBaseline).
+ */
+async function trainHeadPhase(
+  args: Parameters<typeof trainClassifier>[0],
+  segment: tf.LayersModel | undefined,
+  headOptions: FitOptions,
+  phases: TrainingPhase[],
+): Promise<HeadPhase> {
+  const { plan, config, numClasses } = args;
+  const compiled = config.runtime.compiledForward;
+  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling, compiled) : (args.train as LabelledData & { x: tf.Tensor2D });
+  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling, compiled) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
+  const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
+  const stats = featureStatistics(headInput.x);
+  const standardTrain = { x: standardize(headInput.x, stats), labels: headInput.labels };
+  const standardVal = headVal ? { x: standardize(headVal.x, stats), labels: headVal.labels } : undefined;
+  try {
+    assertFiniteInputs(standardTrain.x, 'training');
+    if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
+    const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
+    phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
+    foldStandardization(head, stats);
+    if (!standardVal || !headVal || headVal.labels.length === 0) return { head, headOnly: head };
+    const { head: headOnly, comparison: baseline } = config.train.baseline
+      ? await headOrBaseline({ head, standardTrain, standardVal, rawVal: headVal, stats, numClasses })
+      : { head, comparison: undefined };
+    if (baseline) args.logger.info(`${baseline.reason} (The baseline's path: ${baseline.seconds.toFixed(1)} s.)`);
+    const headOnlyCorrect = segment ? correctPredictions((await predictInBatches((x) => headOnly.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels) : undefined;
+    return { head, headOnly, ...(baseline ? { baseline } : {}), ...(headOnlyCorrect ? { headOnlyCorrect } : {}) };
+  } finally {
+    tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
+    if (segment) {
+      headInput.x.dispose();
+      headVal?.x.dispose();
+    }
+  }
+}
+
 /**
  * Head only (frozen base), or LP-FT: first the head on the frozen segment's pooled output, then
  * the segment and the head together, the segment at a lower rate, batch norm in inference mode.
@@ -151,45 +207,21 @@ export async function trainClassifier(args: {
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
   // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
   segment?.layers.forEach((layer) => (layer.trainable = true));
-  const compiled = config.runtime.compiledForward;
-  const headInput = segment ? pooledThrough(segment, args.train, plan.pooling, compiled) : (args.train as LabelledData & { x: tf.Tensor2D });
-  const headVal = segment && args.val ? pooledThrough(segment, args.val, plan.pooling, compiled) : (args.val as (LabelledData & { x: tf.Tensor2D }) | undefined);
-  const head = buildConfiguredHead(config.train, headInput.x.shape[1], numClasses);
   const phases: TrainingPhase[] = [];
-  /** Which validation images the head-only model classifies right: what fine-tuning must beat. */
-  let headOnlyCorrect: boolean[] | undefined;
-  // Features of different depths and channels differ in scale by orders of magnitude: the head
-  // learns on standardized features, and the standardization is then folded into its weights.
-  const stats = featureStatistics(headInput.x);
-  const standardTrain = { x: standardize(headInput.x, stats), labels: headInput.labels };
-  const standardVal = headVal ? { x: standardize(headVal.x, stats), labels: headVal.labels } : undefined;
-  try {
-    assertFiniteInputs(standardTrain.x, 'training');
-    if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
-    const headOptions: FitOptions = {
-      ...headFitOptions(config, logger, config.train.epochs),
-      signal: args.signal,
-      ...checkpoint('head'),
-      callbacks: callbacks('head'),
-    };
-    const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
-    phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
-    foldStandardization(head, stats);
-    if (segment && headVal && headVal.labels.length > 0) {
-      headOnlyCorrect = correctPredictions((await predictInBatches((x) => head.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels);
-    }
-  } finally {
-    tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
-    if (segment) {
-      headInput.x.dispose();
-      headVal?.x.dispose();
-    }
-  }
+  const headOptions: FitOptions = {
+    ...headFitOptions(config, logger, config.train.epochs),
+    signal: args.signal,
+    ...checkpoint('head'),
+    callbacks: callbacks('head'),
+  };
+  const { head, headOnly, baseline, headOnlyCorrect } = await trainHeadPhase(args, segment, headOptions, phases);
   if (!segment) {
-    const predict = (x: tf.Tensor) => head.predict(x) as tf.Tensor2D;
+    if (headOnly !== head) head.dispose();
+    const predict = (x: tf.Tensor) => headOnly.predict(x) as tf.Tensor2D;
     return {
-      head,
+      head: headOnly,
       phases,
+      ...(baseline ? { baseline } : {}),
       score: (data) => evaluateNetwork(predict, data, numClasses),
       probabilities: async (x) => (await predictInBatches(predict, x)).values,
     };
@@ -202,14 +234,21 @@ export async function trainClassifier(args: {
     trainBatchNorm: config.train.trainBatchNorm,
     pooling: plan.pooling,
   });
-  const classifier = (gate?: FineTuneGate): TrainedClassifier => ({
-    head,
-    segment,
-    phases,
-    ...(gate ? { fineTuneGate: gate } : {}),
-    score: (data) => evaluateNetwork(network.predict, data, numClasses, poolingBatch),
-    probabilities: async (x) => (await predictInBatches(network.predict, x, poolingBatch)).values,
-  });
+  const classifier = (gate?: FineTuneGate): TrainedClassifier => {
+    // Fine-tuning dropped: the head-only model (the pretrained segment, restored, and the trained head or the baseline).
+    const final = gate && !gate.kept ? headOnly : head;
+    if (headOnly !== head) (final === head ? headOnly : head).dispose();
+    const { predict } = final === head ? network : fineTuneNetwork({ segment, head: final, baseRateMultiplier: 1, pooling: plan.pooling });
+    return {
+      head: final,
+      segment,
+      phases,
+      ...(gate ? { fineTuneGate: gate } : {}),
+      ...(baseline ? { baseline } : {}),
+      score: (data) => evaluateNetwork(predict, data, numClasses, poolingBatch),
+      probabilities: async (x) => (await predictInBatches(predict, x, poolingBatch)).values,
+    };
+  };
   if (!headOnlyCorrect || !args.val) {
     logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
     return classifier();

@@ -6,6 +6,7 @@ import { BaseStage } from '../stages/base-stage';
 import { CrossValidatedGateStage } from '../stages/cross-validated-gate-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
+import { BaselineStage } from '../stages/baseline-stage';
 import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
@@ -55,7 +56,7 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
 }
 
-/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), fine-tune gate, gate, export, report. */
+/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), baseline, fine-tune gate, gate, export, report. */
 @injectable()
 export class TrainStages {
   constructor(
@@ -66,6 +67,7 @@ export class TrainStages {
     @inject(PlanStage) readonly plan: PlanStage,
     @inject(ExtractStage) readonly extract: ExtractStage,
     @inject(FitStage) readonly fit: FitStage,
+    @inject(BaselineStage) readonly baseline: BaselineStage,
     @inject(FineTuneGateStage) readonly fineTuneGate: FineTuneGateStage,
     @inject(GateStage) readonly gate: GateStage,
     @inject(ExportStage) readonly exportFolder: ExportStage,
@@ -89,6 +91,7 @@ export class TrainStages {
       .then(unlessFeaturesSelected(this.extract))
       .then(this.selectHead)
       .then(unlessHeadSelected(this.fit))
+      .then(this.baseline)
       .then(this.fineTuneGate)
       .then(unlessHeadSelected(this.gate))
       .then(this.crossValidatedGate)

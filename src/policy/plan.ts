@@ -6,6 +6,7 @@ import { blockNumbers, blockOf, boundaryBelowTopBlocks } from '../models/network
 import { fineTuneGateRule, type FineTuneGate } from '../train/fine-tune-gate';
 import type { FeatureSelection } from '../select/select-features';
 import type { Similarity } from './similarity';
+import type { BaselineComparison } from '../pipeline/held-out-baseline';
 import type { SelectionSummary } from '../select/selection-summary';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
@@ -28,6 +29,8 @@ export interface Plan {
   reasons: string[];
   /** Small data, after training: the candidates cross-validation tried, the winner and why. */
   selection?: SelectionSummary;
+  /** Large data, after training: the trained head against the logistic regression baseline on the validation split. */
+  baseline?: BaselineComparison;
   /** Small data: the depths and poolings cross-validation compared (the logistic regression on each), and the one chosen. */
   featureSelection?: FeatureSelection;
 }
@@ -301,6 +304,12 @@ export function makePlan(inputs: PlanInputs): Plan {
       ...boundary.reasons,
     ],
   };
+}
+
+/** The plan as trained: the head-or-baseline decision on the validation split, with its numbers, joins it. */
+export function withBaseline(plan: Plan, baseline: BaselineComparison | undefined): Plan {
+  if (!baseline) return plan;
+  return { ...plan, baseline, reasons: [...plan.reasons, baseline.reason] };
 }
 
 /** The plan as trained: the fine-tuning phase's keep-or-drop decision, with its numbers, joins it. */

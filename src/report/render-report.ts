@@ -1,6 +1,7 @@
 import type { TopLevelSpec } from 'vega-lite/build/index';
 import { readoutName } from '../select/select-features';
 import { classCountsChart, confusionChart, curvesChart, learningRateChart, perClassChart, transferabilityChart } from './charts';
+import type { BaselineComparison } from '../pipeline/held-out-baseline';
 import type { FineTuneGate } from '../train/fine-tune-gate';
 import { escapeHtml } from './escape-html';
 import { renderChartSvg } from './render-charts';
@@ -177,6 +178,7 @@ async function planSection(data: ReportData, draw: Draw): Promise<string> {
     card('dataset size', `${plan.datasetSize.category} (${plan.datasetSize.total} images)`),
     card('similarity', similarity.category),
     card('features taken at', plan.cutLayer),
+    ...(plan.baseline ? [card('head-only model', headOnlyOutcome(plan.baseline))] : []),
     ...(plan.fineTune ? [card('fine-tuned', `${plan.fineTune.blocks} blocks to ${plan.fineTune.until}${fineTuneOutcome(plan.fineTune.gate)}`)] : []),
     card('trainable layers', String(plan.trainableLayers.length)),
   ].join('')}</div>
@@ -276,6 +278,11 @@ function topLossesSection(data: ReportData): string {
 <p class="muted">The validation images with the highest loss, the most confidently wrong first (red border: misclassified).</p>
 <div class="losses">${cards || '<p class="muted">No validation images.</p>'}</div>
 </section>`;
+}
+
+function headOnlyOutcome(comparison: BaselineComparison): string {
+  const numbers = `${comparison.baselineAccuracy.toFixed(3)} baseline vs ${comparison.headAccuracy.toFixed(3)} trained head`;
+  return comparison.winner === 'baseline' ? `logistic regression, L2 ${comparison.strength.toPrecision(2)} (${numbers})` : `trained head (${numbers})`;
 }
 
 function fineTuneOutcome(gate: FineTuneGate | undefined): string {

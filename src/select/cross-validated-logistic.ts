@@ -74,13 +74,19 @@ export function scorePath(folds: FoldPath[], labels: number[], numClasses: numbe
   }
   const estimates = outOfFold.map((probabilities) => scoreProbabilities(probabilities, labels, K, foldOf));
   const path = strengths.map((strength, s) => ({ strength, accuracy: estimates[s].accuracy, logLoss: estimates[s].logLoss }));
+  const best = bestOnPath(path);
+  return { path, strength: strengths[best], estimate: estimates[best] };
+}
+
+/** The index of the best point of a scored path: the highest accuracy; ties: the lower log loss, then the stronger. */
+export function bestOnPath(path: CrossValidatedLogistic['path']): number {
   let best = 0;
-  for (let s = 1; s < strengths.length; s++) {
+  for (let s = 1; s < path.length; s++) {
     const [a, b] = [path[s], path[best]];
     const better = a.accuracy > b.accuracy || (a.accuracy === b.accuracy && (a.logLoss < b.logLoss || (a.logLoss === b.logLoss && a.strength > b.strength)));
     if (better) best = s;
   }
-  return { path, strength: strengths[best], estimate: estimates[best] };
+  return best;
 }
 
 /** The model at `strength` on every sample, reached along the same path (down from the strongest) as every fold. */

@@ -26,7 +26,8 @@ function replaceWithConstantModel(file: string): void {
 
 describe("never exporting below the run's own earlier best without saying so", () => {
   const data = copySample({ classes: 2, perClass: 12 });
-  const flags = { policy: 'head', 'image-size': '96', epochs: '4', name: 'best' };
+  // No baseline: it would replace the constant head below (it must beat it), and this is the check that comes after.
+  const flags = { policy: 'head', 'image-size': '96', epochs: '4', name: 'best', baseline: 'false' };
   let first: TrainResult;
   let config: ReturnType<typeof testConfig>;
 

@@ -103,7 +103,8 @@ describe('export options', () => {
   });
 
   it('--min-accuracy refuses to export a model below it, writing nothing', async () => {
-    const config = testConfig({ ...small, epochs: '1', 'learning-rate': '0.000001', 'min-accuracy': '0.99', name: 'gated' });
+    // A head barely trained, and no baseline (which would beat it): a model below the gate.
+    const config = testConfig({ ...small, epochs: '1', 'learning-rate': '0.000001', baseline: 'false', 'min-accuracy': '0.99', name: 'gated' });
     await assert.rejects(
       testContainer(config).get(TrainPipeline).run(data),
       (error: Error) => error instanceof RuntimeFailure && /validation accuracy is 0\.\d+ .* below export\.minAccuracy 0\.99; nothing was exported/.test(error.message),

@@ -90,8 +90,8 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
   };
 
   it('keeps the fine-tuning phase when it beats the head-only model by more than a standard error', async () => {
-    // A short, slow head phase (two epochs at rate 1e-4) leaves the head-only model weak; fine-tuning then learns the classes.
-    const { trained, segmentBits, valAccuracy } = await run({ epochs: '2', 'learning-rate': '0.0001', 'fine-tune-epochs': '6', 'fine-tune-learning-rate': '0.001' });
+    // A short, slow head phase (two epochs at rate 1e-4, no baseline) leaves the head-only model weak; fine-tuning then learns the classes.
+    const { trained, segmentBits, valAccuracy } = await run({ epochs: '2', 'learning-rate': '0.0001', baseline: 'false', 'fine-tune-epochs': '6', 'fine-tune-learning-rate': '0.001' });
     const gate = trained.fineTuneGate!;
     assert.equal(gate.kept, true, gate.reason);
     assert.ok(gate.difference > gate.standardError, gate.reason);
@@ -114,6 +114,18 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
     assert.match(gate.reason, /head-only model is exported/);
     assert.deepEqual(segmentBits, pretrained, 'the segment holds the pretrained weights again, bit for bit');
     assert.equal(valAccuracy, gate.headOnlyAccuracy);
+  });
+
+  it('measures fine-tuning against the baseline when the baseline beat the trained head, and exports the baseline when fine-tuning loses', async () => {
+    // A barely trained head (one epoch at rate 1e-5) loses to the baseline; fine-tuning from it at a tiny rate cannot catch up.
+    const { trained, segmentBits, valAccuracy } = await run({ epochs: '1', 'learning-rate': '0.00001', 'fine-tune-epochs': '1', 'fine-tune-learning-rate': '0.00001' });
+    const [comparison, gate] = [trained.baseline!, trained.fineTuneGate!];
+    assert.equal(comparison.winner, 'baseline', comparison.reason);
+    assert.equal(gate.headOnlyAccuracy, comparison.baselineAccuracy, 'the gate compares with the baseline');
+    assert.equal(gate.kept, false, gate.reason);
+    assert.equal(valAccuracy, comparison.baselineAccuracy, 'the classifier returned is the pretrained segment read by the baseline');
+    assert.deepEqual(segmentBits, pretrained);
+    assert.ok(trained.head.layers.filter((layer) => layer.getClassName() === 'Dropout').every((layer) => (layer.getConfig() as { rate: number }).rate === 0));
   });
 
   it('abandons fine-tuning once it stops gaining on the head without earning its place, and restores the head-only model', async () => {

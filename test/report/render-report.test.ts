@@ -94,6 +94,15 @@ describe('renderReport', () => {
     assert.deepEqual(warnings, [], 'the chart specifications compile without warnings');
     assert.match(html, /The run failed: broke on &lt;script&gt;/);
   });
+
+  it('names the head-only model large data kept: the baseline or the trained head, with both accuracies', async () => {
+    const data = hostileReport();
+    const comparison = { method: 'validation split' as const, n: 500, headAccuracy: 0.83, baselineAccuracy: 0.864, strength: 0.0032, path: [], margin: -0.034, standardError: 0.014, seconds: 1, reason: 'r' };
+    const withBaseline = (winner: 'head' | 'baseline') => renderReport({ ...data, plan: { ...data.plan!, baseline: { ...comparison, winner } } });
+    assert.match(await withBaseline('baseline'), /logistic regression, L2 0\.0032 \(0\.864 baseline vs 0\.830 trained head\)<\/div><div class="label">head-only model/);
+    assert.match(await withBaseline('head'), /trained head \(0\.864 baseline vs 0\.830 trained head\)/);
+    assert.doesNotMatch(await renderReport(data), /head-only model/);
+  });
 });
 
 describe('finetune report on a run that left only config.json and metrics.jsonl', () => {
