@@ -39,7 +39,8 @@ const points = (value: number) => `${(100 * value).toFixed(1)} points`;
  * features, its strength chosen on the validation split, against the trained head (which reads raw
  * features) on the same images. As on small data, the head is kept only when it beats the baseline
  * by more than one standard error of the paired difference; otherwise the baseline becomes the head
- * (reading raw features too), the head-only model that fine-tuning starts from and must beat.
+ * (reading raw features too): the head-only model, which fine-tuning (still starting from the trained
+ * head) must beat.
  */
 export async function headOrBaseline(args: {
   head: tf.Sequential;
@@ -53,10 +54,10 @@ export async function headOrBaseline(args: {
   const labels = standardVal.labels;
   const started = Date.now();
   const baseline = heldOutLogistic(matrixOf(standardTrain.x), standardTrain.labels, matrixOf(standardVal.x), labels, numClasses);
+  const seconds = (Date.now() - started) / 1000;
   const { values } = await predictInBatches((x) => args.head.predict(x) as tf.Tensor2D, args.rawVal.x);
   const headAccuracy = correctPredictions(values, labels).filter(Boolean).length / Math.max(labels.length, 1);
   const headProbabilities = Float64Array.from(values);
-  const seconds = (Date.now() - started) / 1000;
   const standardError = pairedStandardError(headProbabilities, baseline.estimate.probabilities, labels, numClasses);
   const margin = headAccuracy - baseline.estimate.accuracy;
   const winner = margin > standardError ? 'head' : 'baseline';
