@@ -414,7 +414,7 @@ export const configSchema = {
       arg: 'cross-validate-below',
     },
     baseline: {
-      doc: 'With a validation split (large data), also fit the L2-path logistic regression on the head\'s features, its strength chosen on the validation images; the trained head is kept only if it beats it by more than one standard error, else the baseline is the head (and what fine-tuning starts from). Small data always cross-validates it.',
+      doc: 'With a validation split (large data), also fit the L2-path logistic regression on the head\'s features, its strength chosen on the validation images; the trained head is kept only if it beats it by more than one standard error, else the baseline is the head-only model (which fine-tuning must beat). Small data always cross-validates it.',
       format: Boolean,
       default: true,
       env: 'FINETUNE_TRAIN_BASELINE',
