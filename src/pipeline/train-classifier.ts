@@ -10,7 +10,7 @@ import type { Plan } from '../policy/plan';
 import { EarlyAbandon } from '../train/early-abandon';
 import { fineTuneNetwork } from '../train/fine-tune';
 import { correctPredictions, keepOrDropFineTuning, type FineTuneGate } from '../train/fine-tune-gate';
-import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData } from '../train/fit';
+import { evaluateNetwork, fit, type EpochLog, type FitOptions, type FitResult, type LabelledData, type TrainableNetwork } from '../train/fit';
 import { buildConfiguredHead } from '../train/head';
 import { buildSchedule, type LearningRateSchedule } from '../train/learning-rate-schedule';
 import { assertFiniteInputs, type NonFiniteRecovery } from '../train/nan-guard';
@@ -198,22 +198,11 @@ export async function trainClassifier(args: {
   progress?: Progress;
 }): Promise<TrainedClassifier> {
   const { plan, config, logger, numClasses } = args;
-  /** Progress and the caller's callbacks (e.g. the run's per-epoch record) for a phase. */
-  const callbacks = (phase: TrainingPhase['name']) => [new ProgressCallback(phase, logger, args.progress), ...(args.callbacks?.(phase) ?? [])];
-  const fitOptions = { ...sharedFitOptions(config, logger), signal: args.signal };
-  const checkpoint = (phase: TrainingPhase['name']) =>
-    args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {};
-
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
   // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
   segment?.layers.forEach((layer) => (layer.trainable = true));
   const phases: TrainingPhase[] = [];
-  const headOptions: FitOptions = {
-    ...headFitOptions(config, logger, config.train.epochs),
-    signal: args.signal,
-    ...checkpoint('head'),
-    callbacks: callbacks('head'),
-  };
+  const headOptions: FitOptions = { ...headFitOptions(config, logger, config.train.epochs), ...phaseFitOptions(args, 'head') };
   const { head, headOnly, baseline, headOnlyCorrect } = await trainHeadPhase(args, segment, headOptions, phases);
   if (!segment) {
     if (headOnly !== head) head.dispose();
@@ -253,28 +242,50 @@ export async function trainClassifier(args: {
     logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
     return classifier();
   }
+  const gate = await fineTunePhase(args, network, headOnlyCorrect, args.val, phases);
+  return classifier(gate);
+}
+
+type TrainArgs = Parameters<typeof trainClassifier>[0];
+
+/** What a run adds to each phase's fit: the abort signal, the phase's checkpoint, progress and the caller's callbacks. */
+function phaseFitOptions(args: TrainArgs, phase: TrainingPhase['name']): Pick<FitOptions, 'signal' | 'checkpoint'> & { callbacks: TrainingCallback[] } {
+  return {
+    signal: args.signal,
+    ...(args.checkpointDir ? { checkpoint: { file: path.join(args.checkpointDir, `${phase}.ckpt`), resume: args.resume } } : {}),
+    callbacks: [new ProgressCallback(phase, args.logger, args.progress), ...(args.callbacks?.(phase) ?? [])],
+  };
+}
+
+/**
+ * The fine-tuning phase inside the keep-or-drop step: every epoch compared with the head-only model
+ * on the validation images (and abandoned once it stalls below it), then kept or dropped (fineTuneGate).
+ */
+async function fineTunePhase(args: TrainArgs, network: TrainableNetwork, headOnlyCorrect: boolean[], val: LabelledData, phases: TrainingPhase[]): Promise<FineTuneGate> {
+  const { config, numClasses } = args;
   assertFiniteInputs(args.train.x, 'training');
   const abandon = new EarlyAbandon();
-  const fineTuneOptions: FitOptions = {
-    ...fitOptions,
-    ...checkpoint('fine-tune'),
+  const phase = phaseFitOptions(args, 'fine-tune');
+  const options: FitOptions = {
+    ...sharedFitOptions(config, args.logger),
+    ...phase,
     epochs: config.train.fineTuneEpochs,
     schedule: scheduleFor(config, config.train.fineTuneLearningRate, config.train.fineTuneEpochs),
     evaluationBatchSize: poolingBatch,
     validationReference: headOnlyCorrect,
-    callbacks: [abandon, ...callbacks('fine-tune')],
+    callbacks: [abandon, ...phase.callbacks],
   };
   const gate = await keepOrDropFineTuning({
     network,
-    val: args.val,
+    val,
     headOnlyCorrect,
     evaluationBatchSize: poolingBatch,
     fineTune: async () => {
-      const fineTuneResult = await fit(network, args.train, args.val, numClasses, fineTuneOptions);
-      phases.push(phaseOf('fine-tune', fineTuneOptions, fineTuneResult, args.train.labels.length));
+      const result = await fit(network, args.train, val, numClasses, options);
+      phases.push(phaseOf('fine-tune', options, result, args.train.labels.length));
       return abandon.abandoned;
     },
   });
-  logger.info(gate.reason);
-  return classifier(gate);
+  args.logger.info(gate.reason);
+  return gate;
 }
