@@ -420,6 +420,13 @@ export const configSchema = {
       env: 'FINETUNE_TRAIN_BASELINE',
       arg: 'baseline',
     },
+    refitBaseline: {
+      doc: 'When the baseline is what gets exported (large data), refit it on the training and validation images together at the strength the validation images chose; false exports it as fitted on the training images. The validation accuracy reported stays that of the fit on the training images.',
+      format: Boolean,
+      default: true,
+      env: 'FINETUNE_TRAIN_REFIT_BASELINE',
+      arg: 'refit-baseline',
+    },
     seed: {
       doc: 'Seed for the split-independent randomness (initialization, shuffling, dropout): same seed, same model.',
       format: 'non-negative-integer',

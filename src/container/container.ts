@@ -21,6 +21,7 @@ import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
 import { FingerprintStage } from '../stages/fingerprint-stage';
 import { BaselineStage } from '../stages/baseline-stage';
+import { RefitBaselineStage } from '../stages/refit-baseline-stage';
 import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
@@ -54,7 +55,7 @@ const featuresModule = new ContainerModule((bind) => {
 
 /** Every stage of every job; the pipelines list them. */
 const stagesModule = new ContainerModule((bind) => {
-  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, BaselineStage, FineTuneGateStage, GateStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectFeaturesStage, SelectHeadStage, CrossValidatedGateStage]) {
+  for (const stage of [RunFolderStage, BaseStage, ScanStage, MeasureStage, PlanStage, ExtractStage, FitStage, BaselineStage, FineTuneGateStage, GateStage, RefitBaselineStage, ExportStage, ReportStage, FingerprintStage, HeadFeaturesStage, ChecksStage, SelectionPlanStage, SelectFeaturesStage, SelectHeadStage, CrossValidatedGateStage]) {
     bind(stage).toSelf();
   }
 });

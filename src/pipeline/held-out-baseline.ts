@@ -6,6 +6,7 @@ import { pairedStandardError } from '../select/select-head';
 import { correctPredictions } from '../train/fine-tune-gate';
 import type { LabelledData } from '../train/fit';
 import { predictInBatches } from '../train/predict-in-batches';
+import type { BaselineRefit } from './refit-baseline';
 import type { FeatureStatistics } from '../train/standardize';
 
 /** Large data's head against the built-in baseline on the validation split: what the plan, `train --json` and the report say. */
@@ -27,6 +28,8 @@ export interface BaselineComparison {
   /** Time the baseline's path took. */
   seconds: number;
   reason: string;
+  /** When the baseline was exported, refitted on the training and validation images (refit stage). */
+  refit?: BaselineRefit;
 }
 
 type Features = LabelledData & { x: tf.Tensor2D };

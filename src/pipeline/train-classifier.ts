@@ -20,6 +20,8 @@ import type { TrainingCallback } from '../train/training-callback';
 import type { TrainingWarning } from '../train/training-warnings';
 import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
 import { headOrBaseline, type BaselineComparison } from './held-out-baseline';
+import { refitBaseline, type BaselineRefit } from './refit-baseline';
+import type { FeatureMatrix } from '../select/logistic-regression';
 import { trainHead } from '../train/train-head';
 
 export interface TrainingPhase {
@@ -50,7 +52,15 @@ export interface TrainedClassifier {
   score(data: LabelledData): { loss: number; accuracy: number };
   /** Class probabilities of the whole trained network for each cached input, [examples x classes] row-major. */
   probabilities(x: tf.Tensor): Promise<Float32Array>;
+  /**
+   * Present when the model is the head-only model and its head the baseline, fitted on the training
+   * split: the same classifier with the baseline refitted on the training and validation images.
+   */
+  refitBaselineOnAll?(): { trained: TrainedClassifier; refit: BaselineRefit };
 }
+
+/** What a classifier is made of, besides how it predicts. */
+type ClassifierParts = Pick<TrainedClassifier, 'head' | 'segment' | 'phases' | 'fineTuneGate' | 'baseline'>;
 
 const poolingBatch = 64;
 
@@ -197,7 +207,7 @@ export async function trainClassifier(args: {
   /** Shows each phase's batches, epoch and last losses as it trains. */
   progress?: Progress;
 }): Promise<TrainedClassifier> {
-  const { plan, config, logger, numClasses } = args;
+  const { plan, config, logger } = args;
   const segment = plan.fineTune && args.baseModel ? segmentBetween(args.baseModel, plan.cutLayer, plan.fineTune.until, args.train.x.shape.slice(1)) : undefined;
   // The base's own file may mark layers frozen (nsfwjs froze everything up to block_10): the plan unfreezes every block of the segment.
   segment?.layers.forEach((layer) => (layer.trainable = true));
@@ -206,14 +216,7 @@ export async function trainClassifier(args: {
   const { head, headOnly, baseline, headOnlyCorrect } = await trainHeadPhase(args, segment, headOptions, phases);
   if (!segment) {
     if (headOnly !== head) head.dispose();
-    const predict = (x: tf.Tensor) => headOnly.predict(x) as tf.Tensor2D;
-    return {
-      head: headOnly,
-      phases,
-      ...(baseline ? { baseline } : {}),
-      score: (data) => evaluateNetwork(predict, data, numClasses),
-      probabilities: async (x) => (await predictInBatches(predict, x)).values,
-    };
+    return classifierOf({ head: headOnly, phases, ...(baseline ? { baseline } : {}) }, args);
   }
 
   const network = fineTuneNetwork({
@@ -227,16 +230,7 @@ export async function trainClassifier(args: {
     // Fine-tuning dropped: the head-only model (the pretrained segment, restored, and the trained head or the baseline).
     const final = gate && !gate.kept ? headOnly : head;
     if (headOnly !== head) (final === head ? headOnly : head).dispose();
-    const { predict } = final === head ? network : fineTuneNetwork({ segment, head: final, baseRateMultiplier: 1, pooling: plan.pooling });
-    return {
-      head: final,
-      segment,
-      phases,
-      ...(gate ? { fineTuneGate: gate } : {}),
-      ...(baseline ? { baseline } : {}),
-      score: (data) => evaluateNetwork(predict, data, numClasses, poolingBatch),
-      probabilities: async (x) => (await predictInBatches(predict, x, poolingBatch)).values,
-    };
+    return classifierOf({ head: final, segment, phases, ...(gate ? { fineTuneGate: gate } : {}), ...(baseline ? { baseline } : {}) }, args);
   };
   if (!headOnlyCorrect || !args.val) {
     logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
@@ -247,6 +241,48 @@ export async function trainClassifier(args: {
 }
 
 type TrainArgs = Parameters<typeof trainClassifier>[0];
+
+/** The classifier as the stages use it: the segment (when fine-tuning kept it) and the head, predicting on cached inputs. */
+function classifierOf(parts: ClassifierParts, args: TrainArgs): TrainedClassifier {
+  const { head, segment } = parts;
+  const predict = segment ? fineTuneNetwork({ segment, head, baseRateMultiplier: 1, pooling: args.plan.pooling }).predict : (x: tf.Tensor) => head.predict(x) as tf.Tensor2D;
+  const batchSize = segment ? poolingBatch : undefined;
+  const classifier: TrainedClassifier = {
+    ...parts,
+    score: (data) => evaluateNetwork(predict, data, args.numClasses, batchSize),
+    probabilities: async (x) => (await predictInBatches(predict, x, batchSize)).values,
+  };
+  const { val } = args;
+  const headOnly = !segment || parts.fineTuneGate?.kept === false;
+  if (parts.baseline?.winner === 'baseline' && headOnly && val && val.labels.length > 0) {
+    classifier.refitBaselineOnAll = () => {
+      const features = headFeatureRows(segment, [args.train, val], args);
+      const { head: refitted, refit } = refitBaseline(features, [...args.train.labels, ...val.labels], args.numClasses, parts.baseline!.strength, args.train.labels.length);
+      return { trained: classifierOf({ ...parts, head: refitted }, { ...args, val: undefined }), refit };
+    };
+  }
+  return classifier;
+}
+
+/** The features the head reads (the segment's pooled output when there is one), of every image of `splits` in order, as one matrix. */
+function headFeatureRows(segment: tf.LayersModel | undefined, splits: LabelledData[], args: TrainArgs): FeatureMatrix {
+  const blocks = splits.map((data) => {
+    const input = segment ? pooledThrough(segment, data, args.plan.pooling, args.config.runtime.compiledForward) : (data as LabelledData & { x: tf.Tensor2D });
+    try {
+      return { values: Float64Array.from(input.x.dataSync()), cols: input.x.shape[1] };
+    } finally {
+      if (segment) input.x.dispose();
+    }
+  });
+  const rows = splits.reduce((sum, data) => sum + data.labels.length, 0);
+  const data = new Float64Array(rows * blocks[0].cols);
+  let offset = 0;
+  for (const { values } of blocks) {
+    data.set(values, offset);
+    offset += values.length;
+  }
+  return { data, rows, cols: blocks[0].cols };
+}
 
 /** What a run adds to each phase's fit: the abort signal, the phase's checkpoint, progress and the caller's callbacks. */
 function phaseFitOptions(args: TrainArgs, phase: TrainingPhase['name']): Pick<FitOptions, 'signal' | 'checkpoint'> & { callbacks: TrainingCallback[] } {

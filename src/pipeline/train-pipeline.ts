@@ -7,6 +7,7 @@ import { CrossValidatedGateStage } from '../stages/cross-validated-gate-stage';
 import { ExportStage } from '../stages/export-stage';
 import { ExtractStage } from '../stages/extract-stage';
 import { BaselineStage } from '../stages/baseline-stage';
+import { RefitBaselineStage } from '../stages/refit-baseline-stage';
 import { FineTuneGateStage } from '../stages/fine-tune-gate-stage';
 import { FitStage } from '../stages/fit-stage';
 import { GateStage } from '../stages/gate-stage';
@@ -56,7 +57,7 @@ export interface TrainRunOptions {
   signal?: AbortSignal;
 }
 
-/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), baseline, fine-tune gate, gate, export, report. */
+/** The `train` job as its stages, in order: prepare (run folder, base, scan), measure, plan, extract, fit (or select on small data), baseline, fine-tune gate, gate, refit, export, report. */
 @injectable()
 export class TrainStages {
   constructor(
@@ -70,6 +71,7 @@ export class TrainStages {
     @inject(BaselineStage) readonly baseline: BaselineStage,
     @inject(FineTuneGateStage) readonly fineTuneGate: FineTuneGateStage,
     @inject(GateStage) readonly gate: GateStage,
+    @inject(RefitBaselineStage) readonly refitBaseline: RefitBaselineStage,
     @inject(ExportStage) readonly exportFolder: ExportStage,
     @inject(ReportStage) readonly report: ReportStage,
     @inject(SelectionPlanStage) readonly selectionPlan: SelectionPlanStage,
@@ -94,6 +96,7 @@ export class TrainStages {
       .then(this.baseline)
       .then(this.fineTuneGate)
       .then(unlessHeadSelected(this.gate))
+      .then(this.refitBaseline)
       .then(this.crossValidatedGate)
       .then(this.exportFolder)
       .then(totalTime)

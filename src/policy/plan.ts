@@ -7,6 +7,7 @@ import { fineTuneGateRule, type FineTuneGate } from '../train/fine-tune-gate';
 import type { FeatureSelection } from '../select/select-features';
 import type { Similarity } from './similarity';
 import type { BaselineComparison } from '../pipeline/held-out-baseline';
+import type { BaselineRefit } from '../pipeline/refit-baseline';
 import type { SelectionSummary } from '../select/selection-summary';
 
 export type PolicyName = 'auto' | 'head' | 'intermediate' | 'top' | 'deep';
@@ -310,6 +311,12 @@ export function makePlan(inputs: PlanInputs): Plan {
 export function withBaseline(plan: Plan, baseline: BaselineComparison | undefined): Plan {
   if (!baseline) return plan;
   return { ...plan, baseline, reasons: [...plan.reasons, baseline.reason] };
+}
+
+/** The plan as exported: the baseline's refit on every labelled image joins its comparison. */
+export function withBaselineRefit(plan: Plan, refit: BaselineRefit): Plan {
+  if (!plan.baseline) return plan;
+  return { ...plan, baseline: { ...plan.baseline, refit }, reasons: [...plan.reasons, refit.reason] };
 }
 
 /** The plan as trained: the fine-tuning phase's keep-or-drop decision, with its numbers, joins it. */

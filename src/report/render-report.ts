@@ -282,7 +282,9 @@ function topLossesSection(data: ReportData): string {
 
 function headOnlyOutcome(comparison: BaselineComparison): string {
   const numbers = `${comparison.baselineAccuracy.toFixed(3)} baseline vs ${comparison.headAccuracy.toFixed(3)} trained head`;
-  return comparison.winner === 'baseline' ? `logistic regression, L2 ${comparison.strength.toPrecision(2)} (${numbers})` : `trained head (${numbers})`;
+  if (comparison.winner === 'head') return `trained head (${numbers})`;
+  const refit = comparison.refit ? `, refitted on all ${comparison.refit.images} images` : '';
+  return `logistic regression, L2 ${comparison.strength.toPrecision(2)}${refit} (${numbers})`;
 }
 
 function fineTuneOutcome(gate: FineTuneGate | undefined): string {

@@ -5,10 +5,9 @@ import type { ExportMetadata } from '../export/export-metadata';
 import { Logger } from '../logger';
 import type { Stage } from '../pipeline/stage';
 import type { HeadSelection } from '../select/select-head';
-import type { LabelledData } from '../train/fit';
 import type { ExtractOutput } from './extract-stage';
 import type { FitOutput } from './fit-stage';
-import { accuracyGateOf, type GateOutput } from './gate-stage';
+import { accuracyGateOf, scoreOn, type GateOutput } from './gate-stage';
 import type { ScanOutput } from './scan-stage';
 import type { SelectHeadOutput } from './select-head-stage';
 
@@ -37,8 +36,8 @@ export class CrossValidatedGateStage implements Stage<CrossValidatedGateInput, P
   readonly run = async ({ dataset, features, trained, selection }: CrossValidatedGateInput): Promise<CrossValidatedGateOutput> => {
     const estimate = selection!.estimate;
     const val = crossValidatedScore(selection!);
-    const test: LabelledData | undefined = features.test;
-    const metrics: ExportMetadata['metrics'] = { val, ...(test ? { test: { ...trained.score(test), n: test.labels.length } } : {}) };
+    const test = scoreOn(trained, features.test);
+    const metrics: ExportMetadata['metrics'] = { val, ...(test ? { test } : {}) };
     this.logger.info(`cross-validated accuracy ${val.accuracy.toFixed(3)} ± ${estimate.foldStd.toFixed(3)} over ${estimate.folds} folds (n=${val.n})`);
     const accuracyGate = accuracyGateOf(this.config.export.minAccuracy, val.n);
     accuracyGate.require(val.accuracy, 'cross-validated');

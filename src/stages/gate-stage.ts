@@ -5,6 +5,7 @@ import type { ExportMetadata } from '../export/export-metadata';
 import { Logger } from '../logger';
 import type { Stage } from '../pipeline/stage';
 import { checkAgainstEarlierBest } from '../runs/earlier-best';
+import type { TrainedClassifier } from '../pipeline/train-classifier';
 import type { LabelledData } from '../train/fit';
 import type { ExtractOutput } from './extract-stage';
 import type { FitOutput } from './fit-stage';
@@ -42,9 +43,8 @@ export class GateStage implements Stage<GateInput, GateOutput> {
 
   readonly run = async ({ dataset, features, trained, earlierBest }: GateInput): Promise<GateOutput> => {
     const { train, val, test } = features;
-    const score = (data: LabelledData | undefined) => (data ? { ...trained.score(data), n: data.labels.length } : undefined);
-    const valScore = score(val) ?? { ...trained.score(train), n: 0 };
-    const testScore = score(test);
+    const valScore = scoreOn(trained, val) ?? { ...scoreOn(trained, train)!, n: 0 };
+    const testScore = scoreOn(trained, test);
     const metrics: ExportMetadata['metrics'] = { val: valScore, ...(testScore ? { test: testScore } : {}) };
     this.logger.info(`validation accuracy ${valScore.accuracy.toFixed(3)}`);
     const validationProbabilities = val ? await trained.probabilities(val.x) : undefined;
@@ -54,6 +54,13 @@ export class GateStage implements Stage<GateInput, GateOutput> {
     if (belowEarlierBest) this.logger.warn(belowEarlierBest);
     return { metrics, validationProbabilities, accuracyGate, ...(belowEarlierBest ? { belowEarlierBest } : {}) };
   };
+}
+
+/** The model's loss and accuracy on `data` and on how many images, as metrics quote them (none without data). */
+export function scoreOn(trained: Pick<TrainedClassifier, 'score'>, data: LabelledData | undefined): { loss: number; accuracy: number; n: number } | undefined {
+  if (!data) return undefined;
+  const { loss, accuracy } = trained.score(data);
+  return { loss, accuracy, n: data.labels.length };
 }
 
 /** The gate at export.minAccuracy for an accuracy measured on `images` images. */

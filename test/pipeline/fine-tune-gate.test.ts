@@ -125,6 +125,10 @@ describe('trainClassifier: fine-tuning must earn its place', () => {
     assert.equal(gate.kept, false, gate.reason);
     assert.equal(valAccuracy, comparison.baselineAccuracy, 'the classifier returned is the pretrained segment read by the baseline');
     assert.deepEqual(segmentBits, pretrained);
+    const { trained: refitted, refit } = trained.refitBaselineOnAll!();
+    assert.equal(refit.images, 120, 'the exported baseline is refitted on training and validation images');
+    assert.equal(refitted.segment, trained.segment, 'read through the same pretrained segment');
+    refitted.head.dispose();
     assert.ok(trained.head.layers.filter((layer) => layer.getClassName() === 'Dropout').every((layer) => (layer.getConfig() as { rate: number }).rate === 0));
   });
 

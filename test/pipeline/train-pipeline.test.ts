@@ -112,6 +112,24 @@ describe('train pipeline on the embedded sample', () => {
     assert.ok(!weights(one.exportDir).equals(weights(other.exportDir)));
   });
 
+  it('refits an exported baseline on training and validation images, and reports the accuracy of the fit validation did not see', async () => {
+    // A head barely trained loses to the baseline, which is then exported.
+    const weak = { ...config.train, epochs: 1, learningRate: 0.00001 };
+    const run = (refitBaseline: boolean) => testContainer({ ...config, train: { ...weak, refitBaseline } }).get(TrainPipeline).run(data);
+    const [off, on] = [await run(false), await run(true)];
+    assert.equal(on.plan.baseline?.winner, 'baseline', on.plan.baseline?.reason);
+    assert.equal(off.plan.baseline?.refit, undefined);
+    const refit = on.plan.baseline!.refit!;
+    assert.deepEqual([refit.images, refit.trainingImages], [36, 36 - on.metrics.val.n]);
+    assert.ok(on.plan.reasons.includes(refit.reason));
+    assert.deepEqual(on.metrics.val, off.metrics.val, 'the validation accuracy of the fit on the training images');
+    assert.deepEqual(Object.keys(on.metrics.val).sort(), ['accuracy', 'loss', 'n']);
+    const metadata = JSON.parse(fs.readFileSync(path.join(on.exportDir, 'metadata.json'), 'utf8'));
+    assert.equal(metadata.plan.baseline.refit.images, 36);
+    const weights = (dir: string) => fs.readFileSync(path.join(dir, 'group1-shard1of1.bin'));
+    assert.ok(!weights(on.exportDir).equals(weights(off.exportDir)), 'another model is exported');
+  });
+
   it('does not leak tensors over a whole run', async () => {
     const container = testContainer(config);
     await container.get(TrainPipeline).run(data);

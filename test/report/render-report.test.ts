@@ -102,6 +102,9 @@ describe('renderReport', () => {
     assert.match(await withBaseline('baseline'), /logistic regression, L2 0\.0032 \(0\.864 baseline vs 0\.830 trained head\)<\/div><div class="label">head-only model/);
     assert.match(await withBaseline('head'), /trained head \(0\.864 baseline vs 0\.830 trained head\)/);
     assert.doesNotMatch(await renderReport(data), /head-only model/);
+    const refit = { images: 625, trainingImages: 500, strength: 0.0032, seconds: 1, reason: 'r' };
+    const refitted = await renderReport({ ...data, plan: { ...data.plan!, baseline: { ...comparison, winner: 'baseline', refit } } });
+    assert.match(refitted, /logistic regression, L2 0\.0032, refitted on all 625 images \(0\.864 baseline vs 0\.830 trained head\)/);
   });
 });
 
