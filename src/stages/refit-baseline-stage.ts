@@ -21,6 +21,7 @@ export type RefitBaselineInput = Pick<PlanOutput, 'plan'> & FitOutput & Pick<Ext
 @injectable()
 export class RefitBaselineStage implements Stage<RefitBaselineInput, FitOutput & { plan: Plan; metrics: ExportMetadata['metrics'] }> {
   readonly name = 'refit';
+  readonly timing = 'refit_s';
 
   constructor(
     @inject(FinetuneConfig) private readonly config: FinetuneConfig,

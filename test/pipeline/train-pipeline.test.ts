@@ -122,6 +122,7 @@ describe('train pipeline on the embedded sample', () => {
     const refit = on.plan.baseline!.refit!;
     assert.deepEqual([refit.images, refit.trainingImages], [36, 36 - on.metrics.val.n]);
     assert.ok(on.plan.reasons.includes(refit.reason));
+    assert.ok(on.timings.refit_s >= 0 && off.timings.refit_s === undefined, 'the refit is timed when it runs');
     assert.deepEqual(on.metrics.val, off.metrics.val, 'the validation accuracy of the fit on the training images');
     assert.deepEqual(Object.keys(on.metrics.val).sort(), ['accuracy', 'loss', 'n']);
     const metadata = JSON.parse(fs.readFileSync(path.join(on.exportDir, 'metadata.json'), 'utf8'));
