@@ -18,7 +18,7 @@ import { predictInBatches } from '../train/predict-in-batches';
 import { ProgressCallback } from '../train/progress-callback';
 import type { TrainingCallback } from '../train/training-callback';
 import type { TrainingWarning } from '../train/training-warnings';
-import { featureStatistics, foldStandardization, standardize } from '../train/standardize';
+import { featureStatistics, foldStandardization, standardize, type FeatureStatistics } from '../train/standardize';
 import { headOrBaseline, type BaselineComparison } from './held-out-baseline';
 import { refitBaseline, type BaselineRefit } from './refit-baseline';
 import type { FeatureMatrix } from '../select/logistic-regression';
@@ -140,6 +140,8 @@ interface HeadPhase {
   baseline?: BaselineComparison;
   /** When the plan fine-tunes: which validation images the head-only model classifies right (what fine-tuning must beat). */
   headOnlyCorrect?: boolean[];
+  /** When the plan fine-tunes: a copy of the trained head still reading standardized features, and their statistics. */
+  fineTuneStart?: { head: tf.Sequential; stats: FeatureStatistics };
 }
 
 /**
@@ -167,14 +169,17 @@ async function trainHeadPhase(
     if (standardVal) assertFiniteInputs(standardVal.x, 'validation');
     const headResult = await trainHead(head, standardTrain, standardVal, numClasses, headOptions);
     phases.push(phaseOf('head', headOptions, headResult, args.train.labels.length));
+    // Fine-tuning starts from a copy still reading standardized features (fineTuneNetwork's standardization).
+    const standardHead = segment ? copyOfHead(head, config, headInput.x.shape[1], numClasses) : undefined;
+    const withStart = (phase: HeadPhase): HeadPhase => (standardHead ? { ...phase, fineTuneStart: { head: standardHead, stats: { mean: stats.mean.clone(), std: stats.std.clone() } } } : phase);
     foldStandardization(head, stats);
-    if (!standardVal || !headVal || headVal.labels.length === 0) return { head, headOnly: head };
+    if (!standardVal || !headVal || headVal.labels.length === 0) return withStart({ head, headOnly: head });
     const { head: headOnly, comparison: baseline } = config.train.baseline
       ? await headOrBaseline({ head, standardTrain, standardVal, rawVal: headVal, stats, numClasses })
       : { head, comparison: undefined };
     if (baseline) args.logger.info(`${baseline.reason} (The baseline's path: ${baseline.seconds.toFixed(1)} s.)`);
     const headOnlyCorrect = segment ? correctPredictions((await predictInBatches((x) => headOnly.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels) : undefined;
-    return { head, headOnly, ...(baseline ? { baseline } : {}), ...(headOnlyCorrect ? { headOnlyCorrect } : {}) };
+    return withStart({ head, headOnly, ...(baseline ? { baseline } : {}), ...(headOnlyCorrect ? { headOnlyCorrect } : {}) });
   } finally {
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
@@ -213,31 +218,46 @@ export async function trainClassifier(args: {
   segment?.layers.forEach((layer) => (layer.trainable = true));
   const phases: TrainingPhase[] = [];
   const headOptions: FitOptions = { ...headFitOptions(config, logger, config.train.epochs), ...phaseFitOptions(args, 'head') };
-  const { head, headOnly, baseline, headOnlyCorrect } = await trainHeadPhase(args, segment, headOptions, phases);
+  const { head, headOnly, baseline, headOnlyCorrect, fineTuneStart } = await trainHeadPhase(args, segment, headOptions, phases);
   if (!segment) {
     if (headOnly !== head) head.dispose();
     return classifierOf({ head: headOnly, phases, ...(baseline ? { baseline } : {}) }, args);
   }
 
+  const start = fineTuneStart!;
   const network = fineTuneNetwork({
     segment,
-    head,
+    head: start.head,
     baseRateMultiplier: config.train.baseRateMultiplier,
     trainBatchNorm: config.train.trainBatchNorm,
     pooling: plan.pooling,
+    standardization: start.stats,
   });
   const classifier = (gate?: FineTuneGate): TrainedClassifier => {
-    // Fine-tuning dropped: the head-only model (the pretrained segment, restored, and the trained head or the baseline).
-    const final = gate && !gate.kept ? headOnly : head;
-    if (headOnly !== head) (final === head ? headOnly : head).dispose();
+    // Kept: the fine-tuned head, its standardization folded in. Dropped: the head-only model (the
+    // pretrained segment, restored, and the trained head or the baseline). No gate: only the head trained.
+    const final = gate?.kept ? start.head : gate ? headOnly : head;
+    if (final === start.head) foldStandardization(start.head, start.stats);
+    for (const other of new Set([head, headOnly, start.head])) if (other !== final) other.dispose();
     return classifierOf({ head: final, segment, phases, ...(gate ? { fineTuneGate: gate } : {}), ...(baseline ? { baseline } : {}) }, args);
   };
-  if (!headOnlyCorrect || !args.val) {
-    logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
-    return classifier();
+  try {
+    if (!headOnlyCorrect || !args.val) {
+      logger.warn('The plan fine-tunes, but there are no validation images on which fine-tuning could earn its place: only the head was trained.');
+      return classifier();
+    }
+    return classifier(await fineTunePhase(args, network, headOnlyCorrect, args.val, phases));
+  } finally {
+    tf.dispose([start.stats.mean, start.stats.std]);
   }
-  const gate = await fineTunePhase(args, network, headOnlyCorrect, args.val, phases);
-  return classifier(gate);
+}
+
+/** A head of the same shape with the same weights. */
+function copyOfHead(head: tf.Sequential, config: FinetuneConfig, numFeatures: number, numClasses: number): tf.Sequential {
+  const copy = buildConfiguredHead(config.train, numFeatures, numClasses);
+  const weights = head.getWeights();
+  copy.setWeights(weights);
+  return copy;
 }
 
 type TrainArgs = Parameters<typeof trainClassifier>[0];

@@ -2,6 +2,7 @@ import * as tf from '@tensorflow/tfjs';
 import { poolFeatureMap, type Pooling } from '../models/grid-pooling';
 import type { WeightHolder } from './early-stopping';
 import { applyHeadTraining, trainableVariables, type TrainableNetwork } from './fit';
+import { standardize, type FeatureStatistics } from './standardize';
 
 export interface FineTuneArgs {
   /** The unfrozen top of the base: boundary activation in, last feature map out. */
@@ -16,6 +17,11 @@ export interface FineTuneArgs {
   trainBatchNorm?: boolean;
   /** How the head pools the segment's output. Defaults to average. */
   pooling?: Pooling;
+  /**
+   * The statistics of the pooled features the head learned on: with them the head goes on reading
+   * standardized features, in the coordinates its weights (and Adam's steps) were trained in.
+   */
+  standardization?: FeatureStatistics;
 }
 
 function combinedWeights(models: tf.LayersModel[]): WeightHolder {
@@ -36,7 +42,10 @@ function combinedWeights(models: tf.LayersModel[]): WeightHolder {
 export function fineTuneNetwork(args: FineTuneArgs): TrainableNetwork {
   const { segment, head } = args;
   const training = args.trainBatchNorm ?? false;
-  const pooled = (x: tf.Tensor) => poolFeatureMap(x, args.pooling ?? 'average');
+  const pooled = (x: tf.Tensor) => {
+    const features = poolFeatureMap(x, args.pooling ?? 'average') as tf.Tensor2D;
+    return args.standardization ? standardize(features, args.standardization) : features;
+  };
   return {
     forwardTraining: (x, random) => applyHeadTraining(head, pooled(segment.apply(x, { training }) as tf.Tensor), random),
     predict: (x) => head.predict(pooled(segment.predict(x) as tf.Tensor)) as tf.Tensor2D,
