@@ -142,6 +142,8 @@ interface HeadPhase {
   headOnlyCorrect?: boolean[];
   /** When the plan fine-tunes: a copy of the trained head still reading standardized features, and their statistics. */
   fineTuneStart?: { head: tf.Sequential; stats: FeatureStatistics };
+  /** When the baseline is the head-only model and may be refitted: the features it reads, training rows then validation rows. */
+  baselineFeatures?: FeatureMatrix;
 }
 
 /**
@@ -179,7 +181,9 @@ async function trainHeadPhase(
       : { head, comparison: undefined };
     if (baseline) args.logger.info(`${baseline.reason} (The baseline's path: ${baseline.seconds.toFixed(1)} s.)`);
     const headOnlyCorrect = segment ? correctPredictions((await predictInBatches((x) => headOnly.predict(x) as tf.Tensor2D, headVal.x)).values, headVal.labels) : undefined;
-    return withStart({ head, headOnly, ...(baseline ? { baseline } : {}), ...(headOnlyCorrect ? { headOnlyCorrect } : {}) });
+    // Kept for the refit stage, so that it need not pool every image through the segment again.
+    const baselineFeatures = headOnly !== head && config.train.refitBaseline ? featureRows([headInput.x, headVal.x]) : undefined;
+    return withStart({ head, headOnly, ...(baseline ? { baseline } : {}), ...(headOnlyCorrect ? { headOnlyCorrect } : {}), ...(baselineFeatures ? { baselineFeatures } : {}) });
   } finally {
     tf.dispose([stats.mean, stats.std, standardTrain.x, ...(standardVal ? [standardVal.x] : [])]);
     if (segment) {
@@ -218,10 +222,10 @@ export async function trainClassifier(args: {
   segment?.layers.forEach((layer) => (layer.trainable = true));
   const phases: TrainingPhase[] = [];
   const headOptions: FitOptions = { ...headFitOptions(config, logger, config.train.epochs), ...phaseFitOptions(args, 'head') };
-  const { head, headOnly, baseline, headOnlyCorrect, fineTuneStart } = await trainHeadPhase(args, segment, headOptions, phases);
+  const { head, headOnly, baseline, headOnlyCorrect, fineTuneStart, baselineFeatures } = await trainHeadPhase(args, segment, headOptions, phases);
   if (!segment) {
     if (headOnly !== head) head.dispose();
-    return classifierOf({ head: headOnly, phases, ...(baseline ? { baseline } : {}) }, args);
+    return classifierOf({ head: headOnly, phases, ...(baseline ? { baseline } : {}) }, args, baselineFeatures);
   }
 
   const start = fineTuneStart!;
@@ -239,7 +243,7 @@ export async function trainClassifier(args: {
     const final = gate?.kept ? start.head : gate ? headOnly : head;
     if (final === start.head) foldStandardization(start.head, start.stats);
     for (const other of new Set([head, headOnly, start.head])) if (other !== final) other.dispose();
-    return classifierOf({ head: final, segment, phases, ...(gate ? { fineTuneGate: gate } : {}), ...(baseline ? { baseline } : {}) }, args);
+    return classifierOf({ head: final, segment, phases, ...(gate ? { fineTuneGate: gate } : {}), ...(baseline ? { baseline } : {}) }, args, baselineFeatures);
   };
   try {
     if (!headOnlyCorrect || !args.val) {
@@ -262,8 +266,11 @@ function copyOfHead(head: tf.Sequential, config: FinetuneConfig, numFeatures: nu
 
 type TrainArgs = Parameters<typeof trainClassifier>[0];
 
-/** The classifier as the stages use it: the segment (when fine-tuning kept it) and the head, predicting on cached inputs. */
-function classifierOf(parts: ClassifierParts, args: TrainArgs): TrainedClassifier {
+/**
+ * The classifier as the stages use it: the segment (when fine-tuning kept it) and the head, predicting
+ * on cached inputs; with `baselineFeatures`, it offers the baseline refitted on them when the baseline is its head.
+ */
+function classifierOf(parts: ClassifierParts, args: TrainArgs, baselineFeatures?: FeatureMatrix): TrainedClassifier {
   const { head, segment } = parts;
   const predict = segment ? fineTuneNetwork({ segment, head, baseRateMultiplier: 1, pooling: args.plan.pooling }).predict : (x: tf.Tensor) => head.predict(x) as tf.Tensor2D;
   const batchSize = segment ? poolingBatch : undefined;
@@ -274,34 +281,26 @@ function classifierOf(parts: ClassifierParts, args: TrainArgs): TrainedClassifie
   };
   const { val } = args;
   const headOnly = !segment || parts.fineTuneGate?.kept === false;
-  if (parts.baseline?.winner === 'baseline' && headOnly && val && val.labels.length > 0) {
+  if (parts.baseline?.winner === 'baseline' && headOnly && baselineFeatures && val) {
     classifier.refitBaselineOnAll = () => {
-      const features = headFeatureRows(segment, [args.train, val], args);
-      const { head: refitted, refit } = refitBaseline(features, [...args.train.labels, ...val.labels], args.numClasses, parts.baseline!.strength, args.train.labels.length);
-      return { trained: classifierOf({ ...parts, head: refitted }, { ...args, val: undefined }), refit };
+      const { head: refitted, refit } = refitBaseline(baselineFeatures, [...args.train.labels, ...val.labels], args.numClasses, parts.baseline!.strength, args.train.labels.length);
+      return { trained: classifierOf({ ...parts, head: refitted }, args), refit };
     };
   }
   return classifier;
 }
 
-/** The features the head reads (the segment's pooled output when there is one), of every image of `splits` in order, as one matrix. */
-function headFeatureRows(segment: tf.LayersModel | undefined, splits: LabelledData[], args: TrainArgs): FeatureMatrix {
-  const blocks = splits.map((data) => {
-    const input = segment ? pooledThrough(segment, data, args.plan.pooling, args.config.runtime.compiledForward) : (data as LabelledData & { x: tf.Tensor2D });
-    try {
-      return { values: Float64Array.from(input.x.dataSync()), cols: input.x.shape[1] };
-    } finally {
-      if (segment) input.x.dispose();
-    }
-  });
-  const rows = splits.reduce((sum, data) => sum + data.labels.length, 0);
-  const data = new Float64Array(rows * blocks[0].cols);
+/** Rows of `parts` in order, as one matrix. */
+function featureRows(parts: tf.Tensor2D[]): FeatureMatrix {
+  const cols = parts[0].shape[1];
+  const rows = parts.reduce((sum, part) => sum + part.shape[0], 0);
+  const data = new Float64Array(rows * cols);
   let offset = 0;
-  for (const { values } of blocks) {
-    data.set(values, offset);
-    offset += values.length;
+  for (const part of parts) {
+    data.set(part.dataSync(), offset);
+    offset += part.size;
   }
-  return { data, rows, cols: blocks[0].cols };
+  return { data, rows, cols };
 }
 
 /** What a run adds to each phase's fit: the abort signal, the phase's checkpoint, progress and the caller's callbacks. */
