@@ -259,15 +259,15 @@ export async function trainClassifier(args: {
 /** A head of the same shape with the same weights. */
 function copyOfHead(head: tf.Sequential, config: FinetuneConfig, numFeatures: number, numClasses: number): tf.Sequential {
   const copy = buildConfiguredHead(config.train, numFeatures, numClasses);
-  const weights = head.getWeights();
-  copy.setWeights(weights);
+  copy.setWeights(head.getWeights());
   return copy;
 }
 
 type TrainArgs = Parameters<typeof trainClassifier>[0];
 
 /**
- * The classifier as the stages use it: the segment (when fine-tuning kept it) and the head, predicting
+ * The classifier as the stages use it: the segment (when the plan fine-tunes: fine-tuned, or restored
+ * when fine-tuning was dropped) and the head, predicting
  * on cached inputs; with `baselineFeatures`, it offers the baseline refitted on them when the baseline is its head.
  */
 function classifierOf(parts: ClassifierParts, args: TrainArgs, baselineFeatures?: FeatureMatrix): TrainedClassifier {
